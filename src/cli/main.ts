@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// The doorman command: serve, migrate, company and user provisioning, demo.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { createDoorman } from '../compose.js';
+import { createCompany, createUser } from '../flows/provisioning.js';
+import { DoormanError } from '../flows/errors.js';
+import { openDatabase } from '../store/db.js';
+import { migrateToLatest } from '../store/migrate.js';
+import { LOG_REDACT } from '../web/app.js';
+import { emailField, localeField, nameField, newPasswordField, phoneField, roleField } from '../web/validation.js';
+import { seedDemo } from './demo.js';
+
+const USAGE = `Usage: doorman <command>
+
+  serve                         run the service (migrates first)
+  migrate                       apply database migrations
+  company create --name NAME    create a company, print its id
+  user create --email E --name N --company ID [--role employee|authorized]
+              [--phone +48...] [--locale en|pl] [--no-two-factor] [--verified]
+                                create a user; the password is read from standard input
+  demo                          seed the demo company and serve
+
+Configuration comes from DOORMAN_* environment variables (see README).`;
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Password: ');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function serve(config: Config, beforeListen?: (doorman: Awaited<ReturnType<typeof createDoorman>>) => Promise<void>): Promise<void> {
+  const doorman = await createDoorman(config, { logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } } });
+  if (beforeListen) await beforeListen(doorman);
+  const shutdown = async (signal: string) => {
+    doorman.app.log.info({ signal }, 'shutting down');
+    await doorman.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  await doorman.app.listen({ port: config.port, host: config.host });
+}
+
+async function withContext<T>(config: Config, work: (doorman: Awaited<ReturnType<typeof createDoorman>>) => Promise<T>): Promise<T> {
+  const doorman = await createDoorman(config, { dispatch: false });
+  try {
+    return await work(doorman);
+  } finally {
+    await doorman.close();
+  }
+}
+
+function parseOrExit<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, value: unknown, flag: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ConfigError(`--${flag}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, sub] = argv;
+  const config = loadConfig();
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'migrate': {
+      const database = openDatabase(config.databaseUrl);
+      const applied = await migrateToLatest(database.db);
+      await database.close();
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+      return;
+    }
+    case 'company': {
+      const { values } = parseArgs({ args: argv.slice(2), options: { name: { type: 'string' } } });
+      if (sub !== 'create' || !values.name) throw new ConfigError('usage: doorman company create --name NAME');
+      const name = parseOrExit(nameField, values.name, 'name');
+      const id = await withContext(config, (d) => createCompany(d.ctx, { name }));
+      process.stdout.write(`${id}\n`);
+      return;
+    }
+    case 'user': {
+      const { values } = parseArgs({
+        args: argv.slice(2),
+        options: {
+          email: { type: 'string' },
+          name: { type: 'string' },
+          company: { type: 'string' },
+          role: { type: 'string', default: 'employee' },
+          phone: { type: 'string' },
+          locale: { type: 'string', default: 'en' },
+          'no-two-factor': { type: 'boolean', default: false },
+          verified: { type: 'boolean', default: false },
+        },
+      });
+      if (sub !== 'create' || !values.email || !values.name || !values.company) {
+        throw new ConfigError('usage: doorman user create --email E --name N --company ID (password on stdin)');
+      }
+      const password = parseOrExit(newPasswordField, await readStdin(), 'password (stdin)');
+      const id = await withContext(config, (d) =>
+        createUser(d.ctx, {
+          email: parseOrExit(emailField, values.email, 'email'),
+          name: parseOrExit(nameField, values.name, 'name'),
+          companyId: values.company as string,
+          role: parseOrExit(roleField, values.role, 'role'),
+          phone: values.phone ? parseOrExit(phoneField, values.phone, 'phone') : null,
+          locale: parseOrExit(localeField, values.locale, 'locale'),
+          twoFactor: !values['no-two-factor'],
+          personalDataVerified: values.verified,
+          password,
+        }),
+      );
+      process.stdout.write(`${id}\n`);
+      return;
+    }
+    case 'demo': {
+      if (config.production) throw new ConfigError('doorman demo refuses to run with NODE_ENV=production');
+      return serve(config, async (doorman) => {
+        const accounts = await seedDemo(doorman.ctx);
+        const base = config.publicUrl.origin;
+        const lines = [
+          '',
+          'Doorman demo: company "Acme Logistics", account authorization on for everyone.',
+          ...accounts.map((a) => `  ${a.email.padEnd(28)} password: ${a.password}   (${a.description})`),
+          '',
+          `  Log in:       ${base}/login`,
+          `  Dev mailbox:  ${base}/dev/mailbox   (codes and notifications arrive here)`,
+          '',
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      });
+    }
+    default:
+      process.stdout.write(`${USAGE}\n`);
+      if (command && command !== 'help' && command !== '--help') process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof DoormanError) {
+    process.stderr.write(`doorman: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`doorman: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

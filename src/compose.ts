@@ -1,0 +1,130 @@
+// The composition root: opens the database, wires flows to storage and delivery, and builds the web app.
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { ACCOUNT_FAILURES_PER_HOUR, ACCOUNT_LOCK_SECONDS, PENDING_COOKIE_EXTRA_SECONDS, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS, type Config } from './config.js';
+import { DevMailbox } from './delivery/devMailbox.js';
+import { TemplateRenderer } from './delivery/renderer.js';
+import { createSmtpTransport, type SmtpTransport } from './delivery/smtp.js';
+import type { VerificationPolicy } from './domain/policy.js';
+import type { FlowContext } from './flows/context.js';
+import { OutboxDispatcher } from './flows/dispatchOutbox.js';
+import { createPasswordHasher } from './flows/passwordHasher.js';
+import { systemClock, type Clock, type MessageTransport, type PasswordHasher } from './flows/ports.js';
+import { openDatabase, type OpenDatabase } from './store/db.js';
+import { KyselyStore } from './store/kysely-store.js';
+import { migrateToLatest } from './store/migrate.js';
+import { createLimiters } from './store/rateLimits.js';
+import { buildApp } from './web/app.js';
+import { createCookieJar } from './web/cookies.js';
+import type { LimiterName } from './web/deps.js';
+
+export function policyFrom(config: Config): VerificationPolicy {
+  return {
+    codeLength: config.codeLength,
+    codeTtlMs: config.codeTtlSeconds * 1000,
+    resendCooldownMs: config.resendCooldownSeconds * 1000,
+    maxCodeAttempts: config.maxCodeAttempts,
+    accountFailuresPerWindow: ACCOUNT_FAILURES_PER_HOUR,
+    accountFailureWindowMs: 60 * 60 * 1000,
+    accountLockMs: ACCOUNT_LOCK_SECONDS * 1000,
+    trustedDeviceDays: config.trustedDeviceDays,
+    sessionAbsoluteMs: SESSION_ABSOLUTE_SECONDS * 1000,
+    sessionIdleMs: SESSION_IDLE_SECONDS * 1000,
+    pendingCookieExtraMs: PENDING_COOKIE_EXTRA_SECONDS * 1000,
+  };
+}
+
+export interface Doorman {
+  config: Config;
+  app: FastifyInstance;
+  ctx: FlowContext;
+  database: OpenDatabase;
+  dispatcher: OutboxDispatcher;
+  mailbox: DevMailbox | undefined;
+  close(): Promise<void>;
+}
+
+export interface DoormanOptions {
+  clock?: Clock;
+  logger?: FastifyServerOptions['logger'];
+  hasher?: PasswordHasher;
+  /** Start the outbox dispatcher (default true). */
+  dispatch?: boolean;
+}
+
+export async function createDoorman(config: Config, options: DoormanOptions = {}): Promise<Doorman> {
+  const database = openDatabase(config.databaseUrl);
+  await migrateToLatest(database.db);
+  const store = new KyselyStore(database.db, database.kind);
+  const clock = options.clock ?? systemClock;
+
+  // The dev mailbox stands in for every transport that is not configured, outside production only.
+  const mailbox = !config.production && (!config.smtpUrl || !config.smsUrl) ? new DevMailbox() : undefined;
+  let smtp: SmtpTransport | undefined;
+  let email: MessageTransport;
+  if (config.smtpUrl) {
+    smtp = createSmtpTransport(config.smtpUrl, config.mailFrom, config.publicUrl.hostname);
+    email = smtp;
+  } else if (mailbox) {
+    email = mailbox.transport();
+  } else {
+    throw new Error('no e-mail transport: set DOORMAN_SMTP_URL');
+  }
+  const sms = mailbox?.transport() ?? { send: async () => Promise.reject(new Error('no SMS transport configured')) };
+
+  let dispatcher: OutboxDispatcher | undefined;
+  const ctx: FlowContext = {
+    store,
+    clock,
+    policy: policyFrom(config),
+    secret: config.secret,
+    hasher: options.hasher ?? (await createPasswordHasher()),
+    publicUrl: config.publicUrl,
+    messagesQueued: () => dispatcher?.wake(),
+  };
+
+  const limits = config.rateLimits;
+  const limiters = await createLimiters<LimiterName>(database, {
+    loginPerIp: { points: limits.loginPerIpPerMinute, durationSeconds: 60 },
+    loginFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
+    codeFailuresPerIp: { points: limits.codeFailuresPerIpPerMinute, durationSeconds: 60 },
+    sendsPerIp: { points: limits.sendsPerIpPerHour, durationSeconds: 60 * 60 },
+  });
+
+  const app = await buildApp(
+    { config, ctx, cookies: createCookieJar(config.secureCookies), limiters, mailbox: config.production ? undefined : mailbox, ping: database.ping },
+    options.logger ?? false,
+  );
+
+  dispatcher = new OutboxDispatcher(
+    {
+      store,
+      clock,
+      secret: config.secret,
+      renderer: new TemplateRenderer(config.publicUrl),
+      transports: { email, sms },
+      retryBaseMs: config.outbox.retryBaseMs,
+      retryMaxMs: config.outbox.retryMaxMs,
+      maxAttempts: config.outbox.maxAttempts,
+      onError: (error, message) =>
+        app.log.warn({ outboxId: message?.id, template: message?.template, attempts: message?.attempts, err: error instanceof Error ? error.message : 'unknown' }, 'message delivery failed, will retry'),
+    },
+    config.outbox.pollMs,
+  );
+  if (options.dispatch !== false) dispatcher.start();
+
+  const started = dispatcher;
+  return {
+    config,
+    app,
+    ctx,
+    database,
+    dispatcher: started,
+    mailbox,
+    async close() {
+      await app.close();
+      await started.stop();
+      smtp?.close();
+      await database.close();
+    },
+  };
+}

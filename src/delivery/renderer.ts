@@ -1,0 +1,57 @@
+// Renders queued messages from templates: HTML (escaped by default) and plain text for e-mail, plain text for SMS.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Bowser from 'bowser';
+import { Eta } from 'eta';
+import type { MessageRenderer, QueuedMessage, RenderedMessage } from '../flows/ports.js';
+import { FOOTER, SUBJECTS } from './subjects.js';
+
+const TEMPLATE_DIR = fileURLToPath(new URL('./templates', import.meta.url));
+
+/** "Firefox 128 on Windows 10", or the raw string cut short when it cannot be parsed. */
+export function describeUserAgent(userAgent: string): string {
+  if (!userAgent) return 'unknown browser';
+  const parsed = Bowser.parse(userAgent);
+  const browser = [parsed.browser.name, parsed.browser.version?.split('.')[0]].filter(Boolean).join(' ');
+  const os = [parsed.os.name, parsed.os.versionName ?? parsed.os.version].filter(Boolean).join(' ');
+  if (!browser && !os) return userAgent.slice(0, 120);
+  return os ? `${browser || 'unknown browser'} on ${os}` : browser;
+}
+
+/** `2026-11-28T23:02:55.983Z` → `2026-11-28 23:02`. */
+function formatUtc(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.slice(0, 16).replace('T', ' ') : undefined;
+}
+
+export class TemplateRenderer implements MessageRenderer {
+  private readonly html = new Eta({ views: TEMPLATE_DIR, autoEscape: true, cache: true });
+  private readonly text = new Eta({ views: TEMPLATE_DIR, autoEscape: false, autoTrim: false, cache: true });
+
+  constructor(private readonly publicUrl: URL) {
+    if (!existsSync(TEMPLATE_DIR)) throw new Error(`message templates missing at ${TEMPLATE_DIR}`);
+  }
+
+  render(message: QueuedMessage, extras: Record<string, string>): RenderedMessage {
+    const locale = message.locale;
+    const data: Record<string, unknown> = {
+      ...message.payload,
+      at: formatUtc(message.payload.at),
+      expiresAt: formatUtc(message.payload.expiresAt),
+      ...extras,
+      locale,
+      host: this.publicUrl.hostname,
+      browser: typeof message.payload.userAgent === 'string' ? describeUserAgent(message.payload.userAgent) : undefined,
+    };
+    const name = `./${message.template}.${locale}`;
+    if (message.channel === 'sms') {
+      return { text: this.text.render(`${name}.sms.eta`, data).trim() };
+    }
+    const subject = SUBJECTS[message.template]?.[locale] ?? message.template;
+    const body = this.html.render(`${name}.html.eta`, data);
+    return {
+      subject,
+      html: this.html.render('./layout.html.eta', { body, subject, locale, footer: FOOTER[locale] }),
+      text: `${this.text.render(`${name}.txt.eta`, data).trim()}\n\n-- \n${FOOTER[locale]}\n`,
+    };
+  }
+}

@@ -1,0 +1,17 @@
+// E-mail subject lines per template and locale.
+import type { Locale } from '../flows/ports.js';
+
+export const SUBJECTS: Record<string, Record<Locale, string>> = {
+  'verification-code': { en: 'Your sign-in verification code', pl: 'Twój kod weryfikacyjny logowania' },
+  'new-device-sign-in': { en: 'New sign-in to your account', pl: 'Nowe logowanie na Twoje konto' },
+  'new-device-sign-in-company': { en: 'An employee signed in from a new browser', pl: 'Pracownik zalogował się z nowej przeglądarki' },
+  'verification-locked': {
+    en: 'Someone who knows your password is trying to sign in',
+    pl: 'Ktoś, kto zna Twoje hasło, próbuje się zalogować',
+  },
+};
+
+export const FOOTER: Record<Locale, string> = {
+  en: 'This message was sent by the sign-in service of your platform. Do not reply to it.',
+  pl: 'Tę wiadomość wysłała usługa logowania platformy. Nie odpowiadaj na nią.',
+};

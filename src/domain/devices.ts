@@ -1,0 +1,38 @@
+// When a browser counts as authorized for an account, and for how long trust lasts.
+import { DAY_MS } from './policy.js';
+
+export interface AccountDeviceFacts {
+  trustedAt: number | null;
+  trustedUntil: number | null;
+  revokedAt: number | null;
+}
+
+/** Verification is required from the earliest moment it was switched on, by the user or by company policy. */
+export function verificationRequiredSince(userEnabledAt: number | null, companyRequiredAt: number | null): number | null {
+  if (userEnabledAt === null) return companyRequiredAt;
+  if (companyRequiredAt === null) return userEnabledAt;
+  return Math.min(userEnabledAt, companyRequiredAt);
+}
+
+/** Trust lasts the service's days, or fewer when company policy says so. */
+export function trustLifetimeDays(serviceDays: number, companyDays: number | null): number {
+  return companyDays === null ? serviceDays : Math.max(1, Math.min(serviceDays, companyDays));
+}
+
+export function trustedUntil(now: number, lifetimeDays: number): number {
+  return now + lifetimeDays * DAY_MS;
+}
+
+/**
+ * A device is trusted while its trust has not run out or been revoked, and only if it was
+ * trusted after verification was switched on (switching it on de-authorizes every device).
+ */
+export function isDeviceTrusted(link: AccountDeviceFacts | undefined, requiredSince: number, now: number): boolean {
+  if (!link || link.trustedAt === null || link.trustedUntil === null) return false;
+  if (link.revokedAt !== null && link.revokedAt >= link.trustedAt) return false;
+  return now < link.trustedUntil && link.trustedAt >= requiredSince;
+}
+
+export function needsVerification(requiredSince: number | null, link: AccountDeviceFacts | undefined, now: number): boolean {
+  return requiredSince !== null && !isDeviceTrusted(link, requiredSince, now);
+}

@@ -1,0 +1,52 @@
+// The public shape of a challenge: where the code went (masked), when, and when it may be re-sent.
+import { attemptsLeft, resendAvailableAt } from '../domain/challenge.js';
+import { maskEmail, maskPhone } from '../domain/mask.js';
+import type { Channel, VerificationPolicy } from '../domain/policy.js';
+import type { ChallengeRecord, UserRecord } from './ports.js';
+
+export interface ChannelView {
+  channel: Channel;
+  available: boolean;
+  destination?: string;
+  lastSentAt?: string;
+  resendAvailableAt?: string;
+  reason?: string;
+}
+
+export interface ChallengeView {
+  expiresAt: string;
+  codeLength: number;
+  attemptsLeft: number;
+  channels: ChannelView[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function channelView(channel: Channel, available: boolean, destination: string | null, sentAt: number | null, policy: VerificationPolicy, reason?: string): ChannelView {
+  const view: ChannelView = { channel, available };
+  if (available && destination) view.destination = destination;
+  if (sentAt !== null) {
+    view.lastSentAt = iso(sentAt);
+    view.resendAvailableAt = iso(resendAvailableAt(sentAt, policy) ?? sentAt);
+  }
+  if (reason) view.reason = reason;
+  return view;
+}
+
+export function availableChannels(user: Pick<UserRecord, 'phone'>): Set<Channel> {
+  return new Set<Channel>(user.phone ? ['email', 'sms'] : ['email']);
+}
+
+export function encodeChallengeView(challenge: ChallengeRecord, user: UserRecord, policy: VerificationPolicy): ChallengeView {
+  return {
+    expiresAt: iso(challenge.expiresAt),
+    codeLength: policy.codeLength,
+    attemptsLeft: attemptsLeft(challenge, policy),
+    channels: [
+      channelView('email', true, maskEmail(user.email), challenge.emailSentAt, policy),
+      user.phone
+        ? channelView('sms', true, maskPhone(user.phone), challenge.smsSentAt, policy)
+        : channelView('sms', false, null, challenge.smsSentAt, policy, 'no_phone_number'),
+    ],
+  };
+}

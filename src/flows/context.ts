@@ -1,0 +1,20 @@
+// What every flow is given: storage, the clock, the rules' numbers, the server secret and the password hasher.
+import type { VerificationPolicy } from '../domain/policy.js';
+import type { Clock, PasswordHasher, Store } from './ports.js';
+
+export interface FlowContext {
+  store: Store;
+  clock: Clock;
+  policy: VerificationPolicy;
+  secret: string;
+  hasher: PasswordHasher;
+  /** Host of the public URL, for origin-bound SMS codes and links. */
+  publicUrl: URL;
+  /** Called after a transaction that queued messages has committed, so delivery starts at once. */
+  messagesQueued(): void;
+}
+
+export interface RequestInfo {
+  ip: string;
+  userAgent: string;
+}

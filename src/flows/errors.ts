@@ -1,0 +1,39 @@
+// One error type for every refusal a client may see: HTTP status, machine code, public message.
+
+export class DoormanError extends Error {
+  override name = 'DoormanError';
+  readonly expose: boolean;
+
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.expose = statusCode < 500;
+  }
+}
+
+const make =
+  (statusCode: number, code: string, message: string) =>
+  (extra: Record<string, unknown> = {}) =>
+    new DoormanError(statusCode, code, message, extra);
+
+export const invalidRequest = (message: string, extra: Record<string, unknown> = {}) =>
+  new DoormanError(400, 'invalid_request', message, extra);
+export const invalidCredentials = make(401, 'invalid_credentials', 'Invalid email or password.');
+export const unauthenticated = make(401, 'unauthenticated', 'Sign in first.');
+export const forbidden = make(403, 'forbidden', 'You are not allowed to do this.');
+export const noChallenge = make(404, 'no_challenge', 'There is no open verification for this browser. Sign in again.');
+export const notFound = make(404, 'not_found', 'Not found.');
+export const channelUnavailable = make(409, 'channel_unavailable', 'This channel is not available for your account.');
+export const emailTaken = make(409, 'email_taken', 'An account with this email already exists.');
+export const challengeExpired = make(410, 'challenge_expired', 'The verification code has expired. Sign in again to get a new one.');
+export const invalidCode = make(400, 'invalid_code', 'The code is not correct.');
+export const tooManyAttempts = make(423, 'too_many_attempts', 'Too many wrong codes. Wait until the code expires, then sign in again.');
+export const verificationLocked = make(423, 'verification_locked', 'Verification is locked for this account after too many wrong codes. Try again later.');
+export const resendTooSoon = make(429, 'resend_too_soon', 'Please wait before sending another code on this channel.');
+export const rateLimited = make(429, 'rate_limited', 'Too many requests. Try again later.');
+export const companyNotFound = make(404, 'company_not_found', 'No such company.');
+export const userNotFound = make(404, 'user_not_found', 'No such user.');

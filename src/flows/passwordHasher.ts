@@ -1,0 +1,27 @@
+// Argon2id password hashing with the OWASP parameters, and a dummy hash so unknown e-mails cost the same time.
+import argon2 from 'argon2';
+import { ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST } from '../config.js';
+import type { PasswordHasher } from './ports.js';
+
+const OPTIONS = {
+  type: argon2.argon2id,
+  memoryCost: ARGON2_MEMORY_KIB,
+  timeCost: ARGON2_TIME_COST,
+  parallelism: ARGON2_PARALLELISM,
+} as const;
+
+export async function createPasswordHasher(): Promise<PasswordHasher> {
+  const dummyHash = await argon2.hash('doorman-dummy-password-for-timing', OPTIONS);
+  return {
+    hash: (password) => argon2.hash(password, OPTIONS),
+    async verify(hash, password) {
+      try {
+        const ok = await argon2.verify(hash ?? dummyHash, password);
+        return ok && hash !== undefined;
+      } catch {
+        return false;
+      }
+    },
+    needsRehash: (hash) => argon2.needsRehash(hash, OPTIONS),
+  };
+}

@@ -1,0 +1,51 @@
+// Finds the challenge this browser is in the middle of, from its pending-login and device cookies.
+import { challengeStatus } from '../domain/challenge.js';
+import { hashToken, isTokenShaped } from '../domain/tokens.js';
+import type { FlowContext } from './context.js';
+import { challengeExpired, noChallenge, tooManyAttempts, type DoormanError } from './errors.js';
+import type { ChallengeRecord, UserRecord } from './ports.js';
+
+export interface BrowserTokens {
+  pendingToken: string | undefined;
+  deviceToken: string | undefined;
+}
+
+export interface PendingChallenge {
+  challenge: ChallengeRecord;
+  user: UserRecord;
+}
+
+/**
+ * The pending cookie names the challenge; the device cookie must name the same browser the
+ * challenge was opened for, so a pending cookie copied to another browser is worth nothing.
+ */
+export async function findPendingChallenge(ctx: FlowContext, tokens: BrowserTokens): Promise<PendingChallenge> {
+  if (!isTokenShaped(tokens.pendingToken) || !isTokenShaped(tokens.deviceToken)) throw noChallenge();
+  const challenge = await ctx.store.findChallengeByPendingToken(hashToken(tokens.pendingToken));
+  if (!challenge || challenge.consumedAt !== null) throw noChallenge();
+  const device = await ctx.store.findDeviceByTokenHash(hashToken(tokens.deviceToken));
+  if (!device || device.id !== challenge.deviceId) throw noChallenge();
+  const user = await ctx.store.findUserById(challenge.userId);
+  if (!user) throw noChallenge();
+  return { challenge, user };
+}
+
+/** Why a challenge can no longer take a code or send one: expired (410), out of attempts (423), used (404). */
+export function refusalFor(ctx: FlowContext, challenge: ChallengeRecord | undefined): DoormanError | undefined {
+  if (!challenge) return noChallenge();
+  const status = challengeStatus(challenge, ctx.clock.now(), ctx.policy);
+  if (status === 'expired') return challengeExpired();
+  if (status === 'locked') return tooManyAttempts({ attemptsLeft: 0 });
+  if (status === 'consumed') return noChallenge();
+  return undefined;
+}
+
+export function assertChallengeOpen(ctx: FlowContext, challenge: ChallengeRecord): void {
+  const refusal = refusalFor(ctx, challenge);
+  if (refusal) throw refusal;
+}
+
+/** After an atomic update matched nothing: reads the row again to say why. */
+export async function refusalAfterRace(ctx: FlowContext, challengeId: string): Promise<DoormanError> {
+  return refusalFor(ctx, await ctx.store.findChallenge(challengeId)) ?? noChallenge();
+}

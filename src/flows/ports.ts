@@ -1,0 +1,217 @@
+// The interfaces flows use to reach storage, delivery, password hashing and the clock.
+import type { Channel } from '../domain/policy.js';
+
+export type Locale = 'en' | 'pl';
+export type Role = 'employee' | 'authorized';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface CompanyRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+  requireVerificationAt: number | null;
+  trustedDeviceDays: number | null;
+}
+
+export interface UserRecord {
+  id: string;
+  companyId: string;
+  email: string;
+  displayName: string;
+  passwordHash: string;
+  phone: string | null;
+  locale: Locale;
+  role: Role;
+  personalDataVerifiedAt: number | null;
+  twoFactorEnabledAt: number | null;
+  preferredChannel: Channel | null;
+  emailVerifiedAt: number | null;
+  phoneVerifiedAt: number | null;
+  verificationLockedUntil: number | null;
+  passwordChangeRequired: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DeviceRecord {
+  id: string;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+export interface AccountDeviceRecord {
+  id: string;
+  userId: string;
+  deviceId: string;
+  firstSignInAt: number;
+  lastSignInAt: number;
+  lastIp: string;
+  userAgent: string;
+  trustedAt: number | null;
+  trustedUntil: number | null;
+  revokedAt: number | null;
+}
+
+export interface ChallengeRecord {
+  id: string;
+  userId: string;
+  deviceId: string;
+  openedAt: number;
+  expiresAt: number;
+  attempts: number;
+  consumedAt: number | null;
+  ip: string;
+  emailSentAt: number | null;
+  smsSentAt: number | null;
+}
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  accountDeviceId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  revokedAt: number | null;
+  ip: string;
+  userAgent: string;
+  trusted: boolean;
+}
+
+export interface AuditEvent {
+  event: string;
+  outcome: 'success' | 'failure' | 'info';
+  userId?: string | null;
+  companyId?: string | null;
+  ip?: string | null;
+  deviceId?: string | null;
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+export interface OutgoingMessage {
+  channel: Channel;
+  template: string;
+  recipient: string;
+  locale: Locale;
+  /** Never a code, password or token in clear: the dispatcher derives codes from the challenge id. */
+  payload: Record<string, string | number | boolean | null>;
+}
+
+export interface QueuedMessage extends OutgoingMessage {
+  id: string;
+  createdAt: number;
+  attempts: number;
+}
+
+export type UserPatch = Partial<
+  Pick<
+    UserRecord,
+    | 'email'
+    | 'displayName'
+    | 'passwordHash'
+    | 'phone'
+    | 'locale'
+    | 'role'
+    | 'personalDataVerifiedAt'
+    | 'twoFactorEnabledAt'
+    | 'preferredChannel'
+    | 'emailVerifiedAt'
+    | 'phoneVerifiedAt'
+    | 'passwordChangeRequired'
+  >
+>;
+
+export interface CompanyStore {
+  insertCompany(company: CompanyRecord): Promise<void>;
+  findCompany(id: string): Promise<CompanyRecord | undefined>;
+}
+
+export interface UserStore {
+  insertUser(user: UserRecord): Promise<void>;
+  updateUser(id: string, patch: UserPatch, now: number): Promise<void>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+  findUserByEmail(email: string): Promise<UserRecord | undefined>;
+  /** Authorized users of the company whose personal data the operator verified. */
+  listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]>;
+}
+
+export interface DeviceStore {
+  findDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined>;
+  insertDevice(device: DeviceRecord, tokenHash: string): Promise<void>;
+  /** Replaces the device token; the old one then matches nothing. */
+  rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void>;
+  findAccountDevice(userId: string, deviceId: string): Promise<AccountDeviceRecord | undefined>;
+  findAccountDeviceById(id: string): Promise<AccountDeviceRecord | undefined>;
+  insertAccountDevice(link: AccountDeviceRecord): Promise<void>;
+  updateAccountDevice(
+    id: string,
+    patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
+  ): Promise<void>;
+}
+
+export interface ChallengeStore {
+  findOpenChallenge(userId: string, deviceId: string, now: number): Promise<ChallengeRecord | undefined>;
+  insertChallenge(challenge: ChallengeRecord, pendingTokenHash: string): Promise<void>;
+  setChallengePendingToken(id: string, pendingTokenHash: string): Promise<void>;
+  findChallengeByPendingToken(pendingTokenHash: string): Promise<ChallengeRecord | undefined>;
+  findChallenge(id: string): Promise<ChallengeRecord | undefined>;
+  /** Atomically records a send on `channel` if its cooldown has passed and the challenge is still open. */
+  claimChallengeSend(id: string, channel: Channel, now: number, cooldownMs: number): Promise<ChallengeRecord | undefined>;
+  /** Atomically counts a wrong code while attempts < max; undefined when the cap was already reached. */
+  addChallengeAttempt(id: string, maxAttempts: number): Promise<number | undefined>;
+  /** Atomically marks the challenge used, once, while it is open; false if another request got there first. */
+  consumeChallenge(id: string, now: number, maxAttempts: number): Promise<boolean>;
+  insertCodeFailure(userId: string, at: number): Promise<void>;
+  countCodeFailures(userId: string, since: number): Promise<number>;
+  /** Sets the verification lock unless one is already in force; true when this call set it. */
+  lockVerification(userId: string, until: number, now: number): Promise<boolean>;
+}
+
+export interface SessionStore {
+  insertSession(session: SessionRecord, tokenHash: string): Promise<void>;
+  findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
+  touchSession(id: string, now: number): Promise<void>;
+  revokeSession(id: string, now: number): Promise<void>;
+}
+
+export interface AuditStore {
+  recordAudit(event: AuditEvent, at: number): Promise<void>;
+}
+
+export interface OutboxStore {
+  enqueueMessage(message: OutgoingMessage, now: number): Promise<string>;
+  claimDueMessages(now: number, leaseMs: number, limit: number): Promise<QueuedMessage[]>;
+  markMessageSent(id: string, now: number): Promise<void>;
+  markMessageFailed(id: string, nextAttemptAt: number, error: string, dead: boolean): Promise<void>;
+}
+
+export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore {
+  /** Runs `work` in one database transaction; everything it writes commits together or not at all. */
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** Verifies against the hash, or against a dummy hash when `hash` is undefined, taking the same time. */
+  verify(hash: string | undefined, password: string): Promise<boolean>;
+  needsRehash(hash: string): boolean;
+}
+
+export interface RenderedMessage {
+  subject?: string;
+  text: string;
+  html?: string;
+}
+
+/** Delivers one rendered message; throws when the peer did not accept it. */
+export interface MessageTransport {
+  send(message: QueuedMessage, rendered: RenderedMessage): Promise<void>;
+}
+
+export interface MessageRenderer {
+  render(message: QueuedMessage, extras: Record<string, string>): RenderedMessage;
+}

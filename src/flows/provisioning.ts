@@ -1,0 +1,103 @@
+// Creating companies and user accounts, and changing accounts (admin API and CLI).
+import type { Channel } from '../domain/policy.js';
+import { newId } from '../domain/tokens.js';
+import type { FlowContext } from './context.js';
+import { companyNotFound, emailTaken, userNotFound } from './errors.js';
+import type { Locale, Role, UserPatch, UserRecord } from './ports.js';
+
+export async function createCompany(ctx: FlowContext, input: { name: string }): Promise<string> {
+  const id = newId();
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    await tx.insertCompany({ id, name: input.name, createdAt: now, requireVerificationAt: null, trustedDeviceDays: null });
+    await tx.recordAudit({ event: 'company_created', outcome: 'success', companyId: id }, now);
+  });
+  return id;
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  name: string;
+  companyId: string;
+  role: Role;
+  /** E.164, already validated. */
+  phone?: string | null;
+  locale?: Locale;
+  twoFactor?: boolean;
+  personalDataVerified?: boolean;
+}
+
+export async function createUser(ctx: FlowContext, input: NewUser): Promise<string> {
+  const passwordHash = await ctx.hasher.hash(input.password);
+  const id = newId();
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    if (!(await tx.findCompany(input.companyId))) throw companyNotFound();
+    if (await tx.findUserByEmail(input.email)) throw emailTaken();
+    const user: UserRecord = {
+      id,
+      companyId: input.companyId,
+      email: input.email,
+      displayName: input.name,
+      passwordHash,
+      phone: input.phone ?? null,
+      locale: input.locale ?? 'en',
+      role: input.role,
+      personalDataVerifiedAt: input.personalDataVerified ? now : null,
+      twoFactorEnabledAt: input.twoFactor === false ? null : now,
+      preferredChannel: null,
+      emailVerifiedAt: null,
+      phoneVerifiedAt: null,
+      verificationLockedUntil: null,
+      passwordChangeRequired: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await tx.insertUser(user);
+    await tx.recordAudit({ event: 'user_created', outcome: 'success', userId: id, companyId: input.companyId, detail: { role: input.role, twoFactor: user.twoFactorEnabledAt !== null } }, now);
+  });
+  return id;
+}
+
+export interface UserChanges {
+  email?: string;
+  password?: string;
+  name?: string;
+  role?: Role;
+  phone?: string | null;
+  locale?: Locale;
+  twoFactor?: boolean;
+  personalDataVerified?: boolean;
+}
+
+export async function updateUser(ctx: FlowContext, id: string, changes: UserChanges): Promise<void> {
+  const passwordHash = changes.password !== undefined ? await ctx.hasher.hash(changes.password) : undefined;
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    const user = await tx.findUserById(id);
+    if (!user) throw userNotFound();
+    if (changes.email !== undefined) {
+      const other = await tx.findUserByEmail(changes.email);
+      if (other && other.id !== id) throw emailTaken();
+    }
+    const patch: UserPatch = {};
+    if (changes.email !== undefined) Object.assign(patch, { email: changes.email, emailVerifiedAt: null });
+    if (passwordHash !== undefined) patch.passwordHash = passwordHash;
+    if (changes.name !== undefined) patch.displayName = changes.name;
+    if (changes.role !== undefined) patch.role = changes.role;
+    if (changes.locale !== undefined) patch.locale = changes.locale;
+    if (changes.phone !== undefined && changes.phone !== user.phone) {
+      Object.assign(patch, { phone: changes.phone, phoneVerifiedAt: null });
+      if (user.preferredChannel === ('sms' satisfies Channel)) patch.preferredChannel = null;
+    }
+    // Switching verification on de-authorizes every device from this moment; leaving it on changes nothing.
+    if (changes.twoFactor !== undefined) patch.twoFactorEnabledAt = changes.twoFactor ? (user.twoFactorEnabledAt ?? now) : null;
+    if (changes.personalDataVerified !== undefined) patch.personalDataVerifiedAt = changes.personalDataVerified ? (user.personalDataVerifiedAt ?? now) : null;
+    await tx.updateUser(id, patch, now);
+    await tx.recordAudit(
+      { event: 'user_updated', outcome: 'success', userId: id, companyId: user.companyId, detail: { fields: Object.keys(changes).sort().join(',') } },
+      now,
+    );
+  });
+}

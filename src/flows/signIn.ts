@@ -1,0 +1,112 @@
+// Password sign-in: either completes at once (no verification needed here) or opens or reuses the browser's challenge.
+import { challengeExpiresAt, firstChannel } from '../domain/challenge.js';
+import { needsVerification, verificationRequiredSince } from '../domain/devices.js';
+import { isVerificationLocked } from '../domain/lockout.js';
+import { hashToken, isTokenShaped, newId, newToken } from '../domain/tokens.js';
+import { availableChannels, encodeChallengeView, type ChallengeView } from './challengeView.js';
+import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
+import type { FlowContext, RequestInfo } from './context.js';
+import { invalidCredentials, verificationLocked } from './errors.js';
+import { queueChallengeCode } from './sendChallengeCode.js';
+import type { ChallengeRecord } from './ports.js';
+
+export interface SignInInput {
+  email: string;
+  password: string;
+  deviceToken: string | undefined;
+  request: RequestInfo;
+}
+
+export type SignInResult =
+  | ({ status: 'authenticated' } & CompletedSignIn)
+  | {
+      status: 'verification_required';
+      challenge: ChallengeView;
+      pendingToken: string;
+      /** Set when this browser had no device yet; the caller stores it in the device cookie. */
+      deviceToken: string | null;
+      expiresAt: number;
+    };
+
+export async function signIn(ctx: FlowContext, input: SignInInput): Promise<SignInResult> {
+  const { store, hasher, clock } = ctx;
+  const user = await store.findUserByEmail(input.email);
+  // Unknown e-mail and wrong password take the same path and time: the hasher checks a dummy hash.
+  const passwordOk = await hasher.verify(user?.passwordHash, input.password);
+  const now = clock.now();
+  if (!user || !passwordOk) {
+    await store.recordAudit(
+      { event: 'sign_in', outcome: 'failure', userId: user?.id ?? null, companyId: user?.companyId ?? null, ip: input.request.ip, detail: { reason: 'invalid_credentials' } },
+      now,
+    );
+    throw invalidCredentials();
+  }
+  if (hasher.needsRehash(user.passwordHash)) {
+    const passwordHash = await hasher.hash(input.password);
+    await store.updateUser(user.id, { passwordHash }, now);
+  }
+
+  const company = await store.findCompany(user.companyId);
+  if (!company) throw invalidCredentials();
+  const device = isTokenShaped(input.deviceToken) ? await store.findDeviceByTokenHash(hashToken(input.deviceToken)) : undefined;
+  const link = device ? await store.findAccountDevice(user.id, device.id) : undefined;
+  const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
+
+  if (!needsVerification(requiredSince, link, now)) {
+    const done = await store.transaction((tx) =>
+      completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false }),
+    );
+    ctx.messagesQueued();
+    return { status: 'authenticated', ...done };
+  }
+
+  if (isVerificationLocked(user.verificationLockedUntil, now)) {
+    await store.recordAudit({ event: 'sign_in', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'verification_locked' } }, now);
+    throw verificationLocked();
+  }
+
+  const pendingToken = newToken();
+  const opened = await store.transaction(async (tx) => {
+    let deviceId = device?.id ?? null;
+    let deviceToken: string | null = null;
+    if (deviceId === null) {
+      deviceId = newId();
+      deviceToken = newToken();
+      await tx.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, hashToken(deviceToken));
+    }
+    // One challenge per (account, browser) while it lives: signing in again reuses it, same code, nothing sent.
+    let challenge: ChallengeRecord | undefined = await tx.findOpenChallenge(user.id, deviceId, now);
+    if (challenge) {
+      await tx.setChallengePendingToken(challenge.id, hashToken(pendingToken));
+    } else {
+      challenge = {
+        id: newId(),
+        userId: user.id,
+        deviceId,
+        openedAt: now,
+        expiresAt: challengeExpiresAt(now, ctx.policy),
+        attempts: 0,
+        consumedAt: null,
+        ip: input.request.ip,
+        emailSentAt: null,
+        smsSentAt: null,
+      };
+      await tx.insertChallenge(challenge, hashToken(pendingToken));
+      const channel = firstChannel(user.preferredChannel, availableChannels(user));
+      challenge = (await queueChallengeCode(ctx, tx, { challenge, user, channel, request: input.request })) ?? challenge;
+      await tx.recordAudit(
+        { event: 'challenge_opened', outcome: 'info', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } },
+        now,
+      );
+    }
+    return { challenge, deviceToken };
+  });
+  ctx.messagesQueued();
+  return {
+    status: 'verification_required',
+    challenge: encodeChallengeView(opened.challenge, user, ctx.policy),
+    pendingToken,
+    deviceToken: opened.deviceToken,
+    expiresAt: opened.challenge.expiresAt,
+  };
+}

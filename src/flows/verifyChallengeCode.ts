@@ -1,0 +1,85 @@
+// Checks an entered code: a wrong one counts against the challenge and the account; the right one authorizes the browser.
+import { attemptsLeft } from '../domain/challenge.js';
+import { codeMatches, deriveCode, isWellFormedCode, normalizeCodeInput } from '../domain/code.js';
+import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount } from '../domain/lockout.js';
+import type { Channel } from '../domain/policy.js';
+import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
+import type { FlowContext, RequestInfo } from './context.js';
+import { invalidCode, noChallenge, verificationLocked } from './errors.js';
+import { assertChallengeOpen, findPendingChallenge, refusalAfterRace, type BrowserTokens } from './pendingChallenge.js';
+import type { ChallengeRecord, UserRecord } from './ports.js';
+
+export const VERIFICATION_LOCKED_TEMPLATE = 'verification-locked';
+
+export interface VerifyInput extends BrowserTokens {
+  code: string;
+  trustDevice: boolean;
+  request: RequestInfo;
+}
+
+export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput): Promise<CompletedSignIn> {
+  const { challenge, user } = await findPendingChallenge(ctx, input);
+  assertChallengeOpen(ctx, challenge);
+  const now = ctx.clock.now();
+  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLocked();
+
+  const entered = normalizeCodeInput(input.code);
+  const expected = deriveCode(ctx.secret, challenge.id, ctx.policy.codeLength);
+  const correct = isWellFormedCode(entered, ctx.policy.codeLength) && codeMatches(entered, expected);
+  if (!correct) return refuseWrongCode(ctx, challenge, user, input.request);
+
+  const company = await ctx.store.findCompany(user.companyId);
+  if (!company) throw noChallenge();
+  const done = await ctx.store.transaction(async (tx) => {
+    // The consuming UPDATE is the race gate: of two requests with the right code, one wins.
+    if (!(await tx.consumeChallenge(challenge.id, now, ctx.policy.maxCodeAttempts))) return undefined;
+    const channel = lastUsedChannel(challenge);
+    await tx.updateUser(
+      user.id,
+      channel === 'sms' ? { phoneVerifiedAt: now, preferredChannel: 'sms' } : { emailVerifiedAt: now, preferredChannel: 'email' },
+      now,
+    );
+    await tx.recordAudit({ event: 'code_verified', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, trustDevice: input.trustDevice } }, now);
+    return completeSignIn(ctx, tx, {
+      user,
+      company,
+      deviceId: challenge.deviceId,
+      request: input.request,
+      trust: input.trustDevice ? 'grant' : 'keep',
+      verified: true,
+    });
+  });
+  if (!done) throw await refusalAfterRace(ctx, challenge.id);
+  ctx.messagesQueued();
+  return done;
+}
+
+/** The channel whose message the user most likely read: the one that sent last. */
+function lastUsedChannel(challenge: ChallengeRecord): Channel {
+  return (challenge.smsSentAt ?? -1) > (challenge.emailSentAt ?? -1) ? 'sms' : 'email';
+}
+
+async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, user: UserRecord, request: RequestInfo): Promise<never> {
+  const now = ctx.clock.now();
+  const outcome = await ctx.store.transaction(async (tx) => {
+    const attempts = await tx.addChallengeAttempt(challenge.id, ctx.policy.maxCodeAttempts);
+    if (attempts === undefined) return { attempts: undefined, lockedNow: false };
+    // Wrong codes also count per account across challenges; a new challenge never resets them.
+    await tx.insertCodeFailure(user.id, now);
+    const failures = await tx.countCodeFailures(user.id, failureWindowStart(now, ctx.policy));
+    let lockedNow = false;
+    if (shouldLockAccount(failures, ctx.policy) && (await tx.lockVerification(user.id, lockUntil(now, ctx.policy), now))) {
+      lockedNow = true;
+      await tx.enqueueMessage(
+        { channel: 'email', template: VERIFICATION_LOCKED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString() } },
+        now,
+      );
+      await tx.recordAudit({ event: 'verification_locked', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { failures } }, now);
+    }
+    await tx.recordAudit({ event: 'code_verified', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { attempts } }, now);
+    return { attempts, lockedNow };
+  });
+  if (outcome.lockedNow) ctx.messagesQueued();
+  if (outcome.attempts === undefined) throw await refusalAfterRace(ctx, challenge.id);
+  throw invalidCode({ attemptsLeft: attemptsLeft({ ...challenge, attempts: outcome.attempts }, ctx.policy) });
+}

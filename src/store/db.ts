@@ -1,0 +1,63 @@
+// Opens the database named by DOORMAN_DATABASE_URL: embedded SQLite (WAL) by default, PostgreSQL for scale.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { isPostgresUrl, sqlitePathOf } from '../config.js';
+import type { Database } from './schema.js';
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export interface OpenDatabase {
+  kind: DatabaseKind;
+  db: Kysely<Database>;
+  /** The driver's own client, for libraries that need it (rate-limiter-flexible). */
+  raw: SQLite.Database | pg.Pool;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const PG_INT8 = 20;
+
+export function openDatabase(databaseUrl: string): OpenDatabase {
+  const plugins = [new CamelCasePlugin()];
+  if (isPostgresUrl(databaseUrl)) {
+    const types = {
+      getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+        // Times are epoch milliseconds in BIGINT columns; they fit a JS number until the year 287396.
+        oid === PG_INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text'),
+    };
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types });
+    // An idle client losing its connection must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+    return {
+      kind: 'postgres',
+      db,
+      raw: pool,
+      ping: async () => {
+        await sql`select 1`.execute(db);
+      },
+      close: () => db.destroy(),
+    };
+  }
+
+  const path = sqlitePathOf(databaseUrl);
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new SQLite(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
+  return {
+    kind: 'sqlite',
+    db,
+    raw: sqlite,
+    ping: async () => {
+      sqlite.prepare('select 1').get();
+    },
+    close: () => db.destroy(),
+  };
+}

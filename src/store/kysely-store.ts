@@ -1,0 +1,374 @@
+// The Store of flows/ports.ts on Kysely; identical SQL for SQLite and PostgreSQL except where noted.
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Channel } from '../domain/policy.js';
+import { newId } from '../domain/tokens.js';
+import type {
+  AccountDeviceRecord,
+  AuditEvent,
+  ChallengeRecord,
+  CompanyRecord,
+  DeviceRecord,
+  Locale,
+  OutgoingMessage,
+  QueuedMessage,
+  Role,
+  SessionRecord,
+  Store,
+  UserPatch,
+  UserRecord,
+} from '../flows/ports.js';
+import type { DatabaseKind } from './db.js';
+import type { Database, UsersTable } from './schema.js';
+
+const bool = (value: boolean) => (value ? 1 : 0);
+
+function toUser(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    companyId: row.companyId,
+    email: row.email,
+    displayName: row.displayName,
+    passwordHash: row.passwordHash,
+    phone: row.phone,
+    locale: row.locale as Locale,
+    role: row.role as Role,
+    personalDataVerifiedAt: row.personalDataVerifiedAt,
+    twoFactorEnabledAt: row.twoFactorEnabledAt,
+    preferredChannel: row.preferredChannel as Channel | null,
+    emailVerifiedAt: row.emailVerifiedAt,
+    phoneVerifiedAt: row.phoneVerifiedAt,
+    verificationLockedUntil: row.verificationLockedUntil,
+    passwordChangeRequired: row.passwordChangeRequired === 1,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+const challengeColumns = [
+  'id',
+  'userId',
+  'deviceId',
+  'openedAt',
+  'expiresAt',
+  'attempts',
+  'consumedAt',
+  'ip',
+  'emailSentAt',
+  'smsSentAt',
+] as const;
+
+const sentColumn = { email: 'emailSentAt', sms: 'smsSentAt' } as const satisfies Record<Channel, string>;
+
+export class KyselyStore implements Store {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly kind: DatabaseKind,
+  ) {}
+
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return work(this);
+    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyStore(trx, this.kind)));
+  }
+
+  // Companies
+
+  async insertCompany(company: CompanyRecord): Promise<void> {
+    await this.db.insertInto('companies').values(company).execute();
+  }
+
+  async findCompany(id: string): Promise<CompanyRecord | undefined> {
+    return this.db.selectFrom('companies').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  // Users
+
+  async insertUser(user: UserRecord): Promise<void> {
+    await this.db
+      .insertInto('users')
+      .values({ ...user, emailNormalized: normalizeEmail(user.email), passwordChangeRequired: bool(user.passwordChangeRequired) })
+      .execute();
+  }
+
+  async updateUser(id: string, patch: UserPatch, now: number): Promise<void> {
+    const { passwordChangeRequired, email, ...rest } = patch;
+    await this.db
+      .updateTable('users')
+      .set({
+        ...rest,
+        ...(email !== undefined ? { email, emailNormalized: normalizeEmail(email) } : {}),
+        ...(passwordChangeRequired !== undefined ? { passwordChangeRequired: bool(passwordChangeRequired) } : {}),
+        updatedAt: now,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findUserByEmail(email: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('emailNormalized', '=', normalizeEmail(email)).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]> {
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('companyId', '=', companyId)
+      .where('role', '=', 'authorized')
+      .where('personalDataVerifiedAt', 'is not', null)
+      .execute();
+    return rows.map(toUser);
+  }
+
+  // Devices
+
+  async findDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
+    return this.db.selectFrom('devices').select(['id', 'createdAt', 'lastSeenAt']).where('tokenHash', '=', tokenHash).executeTakeFirst();
+  }
+
+  async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
+    await this.db.insertInto('devices').values({ ...device, tokenHash }).execute();
+  }
+
+  async rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void> {
+    await this.db.updateTable('devices').set({ tokenHash, lastSeenAt: now }).where('id', '=', deviceId).execute();
+  }
+
+  async findAccountDevice(userId: string, deviceId: string): Promise<AccountDeviceRecord | undefined> {
+    return this.db
+      .selectFrom('accountDevices')
+      .selectAll()
+      .where('userId', '=', userId)
+      .where('deviceId', '=', deviceId)
+      .executeTakeFirst();
+  }
+
+  async findAccountDeviceById(id: string): Promise<AccountDeviceRecord | undefined> {
+    return this.db.selectFrom('accountDevices').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async insertAccountDevice(link: AccountDeviceRecord): Promise<void> {
+    await this.db.insertInto('accountDevices').values(link).execute();
+  }
+
+  async updateAccountDevice(
+    id: string,
+    patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
+  ): Promise<void> {
+    await this.db.updateTable('accountDevices').set(patch).where('id', '=', id).execute();
+  }
+
+  // Challenges
+
+  async findOpenChallenge(userId: string, deviceId: string, now: number): Promise<ChallengeRecord | undefined> {
+    return this.db
+      .selectFrom('challenges')
+      .select(challengeColumns)
+      .where('userId', '=', userId)
+      .where('deviceId', '=', deviceId)
+      .where('expiresAt', '>', now)
+      .where('consumedAt', 'is', null)
+      .orderBy('openedAt', 'desc')
+      .executeTakeFirst();
+  }
+
+  async insertChallenge(challenge: ChallengeRecord, pendingTokenHash: string): Promise<void> {
+    await this.db.insertInto('challenges').values({ ...challenge, pendingTokenHash }).execute();
+  }
+
+  async setChallengePendingToken(id: string, pendingTokenHash: string): Promise<void> {
+    await this.db.updateTable('challenges').set({ pendingTokenHash }).where('id', '=', id).execute();
+  }
+
+  async findChallengeByPendingToken(pendingTokenHash: string): Promise<ChallengeRecord | undefined> {
+    return this.db.selectFrom('challenges').select(challengeColumns).where('pendingTokenHash', '=', pendingTokenHash).executeTakeFirst();
+  }
+
+  async findChallenge(id: string): Promise<ChallengeRecord | undefined> {
+    return this.db.selectFrom('challenges').select(challengeColumns).where('id', '=', id).executeTakeFirst();
+  }
+
+  async claimChallengeSend(id: string, channel: Channel, now: number, cooldownMs: number): Promise<ChallengeRecord | undefined> {
+    const column = sentColumn[channel];
+    return this.db
+      .updateTable('challenges')
+      .set({ [column]: now })
+      .where('id', '=', id)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .where((eb) => eb.or([eb(column, 'is', null), eb(column, '<=', now - cooldownMs)]))
+      .returning(challengeColumns)
+      .executeTakeFirst();
+  }
+
+  async addChallengeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+    const row = await this.db
+      .updateTable('challenges')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', id)
+      .where('attempts', '<', maxAttempts)
+      .where('consumedAt', 'is', null)
+      .returning('attempts')
+      .executeTakeFirst();
+    return row?.attempts;
+  }
+
+  async consumeChallenge(id: string, now: number, maxAttempts: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('challenges')
+      .set({ consumedAt: now })
+      .where('id', '=', id)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .where('attempts', '<', maxAttempts)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async insertCodeFailure(userId: string, at: number): Promise<void> {
+    await this.db.insertInto('codeFailures').values({ id: newId(), userId, at }).execute();
+  }
+
+  async countCodeFailures(userId: string, since: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('codeFailures')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('userId', '=', userId)
+      .where('at', '>', since)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async lockVerification(userId: string, until: number, now: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('users')
+      .set({ verificationLockedUntil: until, updatedAt: now })
+      .where('id', '=', userId)
+      .where((eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]))
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  // Sessions
+
+  async insertSession(session: SessionRecord, tokenHash: string): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({ ...session, trusted: bool(session.trusted), tokenHash })
+      .execute();
+  }
+
+  async findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'userId', 'accountDeviceId', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'])
+      .where('tokenHash', '=', tokenHash)
+      .executeTakeFirst();
+    return row && { ...row, trusted: row.trusted === 1 };
+  }
+
+  async touchSession(id: string, now: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).where('lastSeenAt', '<', now).execute();
+  }
+
+  async revokeSession(id: string, now: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ revokedAt: now }).where('id', '=', id).where('revokedAt', 'is', null).execute();
+  }
+
+  // Audit
+
+  async recordAudit(event: AuditEvent, at: number): Promise<void> {
+    await this.db
+      .insertInto('auditEvents')
+      .values({
+        id: newId(),
+        at,
+        event: event.event,
+        outcome: event.outcome,
+        userId: event.userId ?? null,
+        companyId: event.companyId ?? null,
+        ip: event.ip ?? null,
+        deviceId: event.deviceId ?? null,
+        detail: event.detail ? JSON.stringify(event.detail) : null,
+      })
+      .execute();
+  }
+
+  // Outbox
+
+  async enqueueMessage(message: OutgoingMessage, now: number): Promise<string> {
+    const id = newId();
+    await this.db
+      .insertInto('outbox')
+      .values({
+        id,
+        createdAt: now,
+        channel: message.channel,
+        template: message.template,
+        recipient: message.recipient,
+        locale: message.locale,
+        payload: JSON.stringify(message.payload),
+        status: 'pending',
+        nextAttemptAt: now,
+      })
+      .execute();
+    return id;
+  }
+
+  async claimDueMessages(now: number, leaseMs: number, limit: number): Promise<QueuedMessage[]> {
+    // A lease instead of a long lock: a dispatcher that dies mid-delivery frees its rows when the lease ends.
+    const due = this.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('nextAttemptAt', '<=', now)
+      .where((eb) => eb.or([eb('leasedUntil', 'is', null), eb('leasedUntil', '<=', now)]))
+      .orderBy('nextAttemptAt')
+      .limit(limit);
+    const rows = await this.db
+      .updateTable('outbox')
+      .set((eb) => ({ leasedUntil: now + leaseMs, attempts: eb('attempts', '+', 1) }))
+      .where('id', 'in', this.kind === 'postgres' ? due.forUpdate().skipLocked() : due)
+      .where('status', '=', 'pending')
+      .returning(['id', 'createdAt', 'channel', 'template', 'recipient', 'locale', 'payload', 'attempts'])
+      .execute();
+    return rows.map((row) => ({
+      ...row,
+      channel: row.channel as Channel,
+      locale: row.locale as Locale,
+      payload: JSON.parse(row.payload) as QueuedMessage['payload'],
+    }));
+  }
+
+  async markMessageSent(id: string, now: number): Promise<void> {
+    await this.db.updateTable('outbox').set({ status: 'sent', sentAt: now, leasedUntil: null, lastError: null }).where('id', '=', id).execute();
+  }
+
+  async markMessageFailed(id: string, nextAttemptAt: number, error: string, dead: boolean): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set({ status: dead ? 'dead' : 'pending', nextAttemptAt, leasedUntil: null, lastError: error.slice(0, 500) })
+      .where('id', '=', id)
+      .execute();
+  }
+}
+
+/** Nothing in the outbox or audit log may be read as a secret; this raw reader is for tests and the CLI. */
+export async function countPendingMessages(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('outbox')
+    .select(sql<number>`count(*)`.as('n'))
+    .where('status', '=', 'pending')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

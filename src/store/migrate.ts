@@ -1,0 +1,25 @@
+// Applies the numbered migrations in order; the same files run on SQLite and PostgreSQL.
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import * as m0001 from './migrations/0001_companies_users.js';
+import * as m0002 from './migrations/0002_devices.js';
+import * as m0003 from './migrations/0003_challenges.js';
+import * as m0004 from './migrations/0004_sessions.js';
+import * as m0005 from './migrations/0005_audit_outbox.js';
+import type { Database } from './schema.js';
+
+const migrations: Record<string, Migration> = {
+  '0001_companies_users': m0001,
+  '0002_devices': m0002,
+  '0003_challenges': m0003,
+  '0004_sessions': m0004,
+  '0005_audit_outbox': m0005,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'doorman_migrations', migrationLockTableName: 'doorman_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

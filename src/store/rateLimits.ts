@@ -1,0 +1,69 @@
+// Rate limits kept in the service's own database (rate-limiter-flexible), so they hold across instances.
+import type SQLite from 'better-sqlite3';
+import type pg from 'pg';
+import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { OpenDatabase } from './db.js';
+
+export interface LimitSpec {
+  name: string;
+  points: number;
+  durationSeconds: number;
+}
+
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export interface Limiter {
+  /** Counts one event; refused once the budget for the window is spent. */
+  consume(key: string): Promise<LimitDecision>;
+  /** Whether the budget is already spent, without counting anything. */
+  check(key: string): Promise<LimitDecision>;
+  /** Gives one event back (an honest outcome should not use up the budget). */
+  refund(key: string): Promise<void>;
+}
+
+const TABLE = 'doorman_rate_limits';
+
+const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+function wrap(limiter: RateLimiterAbstract, points: number): Limiter {
+  return {
+    async consume(key) {
+      try {
+        await limiter.consume(key);
+        return { allowed: true };
+      } catch (error) {
+        if (error instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: retryAfter(error.msBeforeNext) };
+        throw error;
+      }
+    },
+    async check(key) {
+      const state = await limiter.get(key);
+      if (state && state.consumedPoints >= points) return { allowed: false, retryAfterSeconds: retryAfter(state.msBeforeNext) };
+      return { allowed: true };
+    },
+    async refund(key) {
+      await limiter.reward(key, 1);
+    },
+  };
+}
+
+async function createLimiter(database: OpenDatabase, spec: LimitSpec): Promise<Limiter> {
+  const common = { keyPrefix: spec.name, points: spec.points, duration: spec.durationSeconds, tableName: TABLE };
+  const limiter = await new Promise<RateLimiterAbstract>((resolve, reject) => {
+    let created: RateLimiterAbstract | undefined;
+    const ready = (error?: Error) => (error ? reject(error) : queueMicrotask(() => resolve(created as RateLimiterAbstract)));
+    created =
+      database.kind === 'postgres'
+        ? new RateLimiterPostgres({ ...common, storeClient: database.raw as pg.Pool, storeType: 'pool' }, ready)
+        : // The limiter shares the Kysely connection: a second SQLite connection would wait synchronously on our own open transaction.
+          new RateLimiterSQLite({ ...common, storeClient: database.raw as SQLite.Database, storeType: 'better-sqlite3' }, ready);
+  });
+  return wrap(limiter, spec.points);
+}
+
+export async function createLimiters<K extends string>(database: OpenDatabase, specs: Record<K, Omit<LimitSpec, 'name'>>): Promise<Record<K, Limiter>> {
+  const entries = await Promise.all(
+    (Object.entries(specs) as [K, Omit<LimitSpec, 'name'>][]).map(async ([name, spec]) => [name, await createLimiter(database, { name, ...spec })] as const),
+  );
+  return Object.fromEntries(entries) as Record<K, Limiter>;
+}

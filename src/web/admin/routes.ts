@@ -1,0 +1,64 @@
+// Admin API: companies and user accounts, behind the bearer token DOORMAN_ADMIN_TOKEN.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { secretsEqual } from '../../domain/tokens.js';
+import { DoormanError, unauthenticated } from '../../flows/errors.js';
+import { createCompany, createUser, updateUser } from '../../flows/provisioning.js';
+import type { WebDeps } from '../deps.js';
+import { assertSameOriginJson } from '../security.js';
+import { emailField, localeField, nameField, newPasswordField, parseInput, phoneField, roleField } from '../validation.js';
+
+const companyBody = z.object({ name: nameField });
+const userBody = z.object({
+  email: emailField,
+  password: newPasswordField,
+  name: nameField,
+  companyId: z.string().min(1).max(64),
+  role: roleField,
+  phone: phoneField.nullable().optional(),
+  locale: localeField.optional(),
+  twoFactor: z.boolean().optional(),
+  personalDataVerified: z.boolean().optional(),
+});
+const userPatch = z
+  .object({
+    email: emailField,
+    password: newPasswordField,
+    name: nameField,
+    role: roleField,
+    phone: phoneField.nullable(),
+    locale: localeField,
+    twoFactor: z.boolean(),
+    personalDataVerified: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+export async function adminApi(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const token = deps.config.adminToken;
+  app.addHook('onRequest', async (request) => {
+    assertSameOriginJson(request, deps.config.publicUrl.origin);
+    if (!token) throw new DoormanError(404, 'not_found', 'The admin API is off: set DOORMAN_ADMIN_TOKEN.');
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer (.+)$/.exec(header);
+    if (!match?.[1] || !secretsEqual(match[1], token)) throw unauthenticated();
+  });
+
+  app.post('/companies', async (request, reply) => {
+    const body = parseInput(companyBody, request.body);
+    const id = await createCompany(deps.ctx, body);
+    return reply.code(201).send({ id });
+  });
+
+  app.post('/users', async (request, reply) => {
+    const body = parseInput(userBody, request.body);
+    const id = await createUser(deps.ctx, body);
+    return reply.code(201).send({ id });
+  });
+
+  app.patch<{ Params: { id: string } }>('/users/:id', async (request) => {
+    const body = parseInput(userPatch, request.body);
+    await updateUser(deps.ctx, request.params.id, body);
+    return { id: request.params.id };
+  });
+}

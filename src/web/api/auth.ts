@@ -1,0 +1,73 @@
+// JSON API for signing in: login, challenge, send, verify, session, logout.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CHANNELS } from '../../domain/policy.js';
+import { encodeDevice, encodeSession, encodeUser } from '../../flows/encode.js';
+import { noChallenge, unauthenticated } from '../../flows/errors.js';
+import { getChallenge } from '../../flows/getChallenge.js';
+import { lookupSession, signOut, type ActiveSession } from '../../flows/sessions.js';
+import type { WebDeps } from '../deps.js';
+import { assertSameOriginJson, requestInfo } from '../security.js';
+import { browserTokens, passwordStep, sendStep, verifyStep } from '../signInSteps.js';
+import { emailField, parseInput, passwordField } from '../validation.js';
+
+const loginBody = z.object({ email: emailField, password: passwordField });
+const sendBody = z.object({ channel: z.enum(CHANNELS) });
+const verifyBody = z.object({
+  code: z.string().max(64, 'code is too long'),
+  trustDevice: z.boolean().optional().default(false),
+});
+
+export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const origin = deps.config.publicUrl.origin;
+  app.addHook('onRequest', async (request) => {
+    assertSameOriginJson(request, origin);
+  });
+
+  const currentSession = (request: FastifyRequest) => lookupSession(deps.ctx, deps.cookies.read(request, 'session'));
+  const requireSession = async (request: FastifyRequest): Promise<ActiveSession> => {
+    const active = await currentSession(request);
+    if (!active) throw unauthenticated();
+    return active;
+  };
+
+  app.post('/login', async (request, reply) => {
+    const body = parseInput(loginBody, request.body);
+    const result = await passwordStep(deps, request, reply, body.email, body.password);
+    if (result.status === 'authenticated') return { status: 'authenticated', user: encodeUser(result.user) };
+    return { status: 'verification_required', challenge: result.challenge };
+  });
+
+  app.get('/login/challenge', async (request) => {
+    const { view } = await getChallenge(deps.ctx, browserTokens(deps, request));
+    return { challenge: view };
+  });
+
+  app.post('/login/challenge/send', async (request) => {
+    const body = parseInput(sendBody, request.body);
+    return { challenge: await sendStep(deps, request, body.channel) };
+  });
+
+  app.post('/login/challenge/verify', async (request, reply) => {
+    const body = parseInput(verifyBody, request.body);
+    if (!deps.cookies.read(request, 'pending')) throw noChallenge();
+    const done = await verifyStep(deps, request, reply, body.code, body.trustDevice);
+    return { status: 'authenticated', user: encodeUser(done.user), device: encodeDevice(done.link, deps.ctx.clock.now(), done.requiredSince) };
+  });
+
+  app.get('/session', async (request) => {
+    const active = await requireSession(request);
+    return {
+      user: encodeUser(active.user),
+      device: encodeDevice(active.link, deps.ctx.clock.now(), active.requiredSince),
+      session: encodeSession(active.session, active.expiresAt),
+    };
+  });
+
+  app.post('/logout', async (request, reply) => {
+    const active = await currentSession(request);
+    if (active) await signOut(deps.ctx, active, requestInfo(request));
+    deps.cookies.clear(reply, 'session');
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,87 @@
+// Builds the Fastify application: security plugins first, then the page, API and admin routes.
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import csrfProtection from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import view from '@fastify/view';
+import { Eta } from 'eta';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { adminApi } from './admin/routes.js';
+import { authApi } from './api/auth.js';
+import type { WebDeps } from './deps.js';
+import { pageRoutes } from './pages/routes.js';
+import { registerJsonParser, sendError, toPublicError } from './security.js';
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Log redaction: cookies, authorization and anything that could carry a secret never reach the log. */
+export const LOG_REDACT = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.code',
+  '*.token',
+];
+
+function trustProxyOption(value: string | undefined): FastifyServerOptions['trustProxy'] {
+  if (!value || value === 'off' || value === 'false') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address: string, hop: number) => hop < hops;
+  }
+  return value.split(',').map((part) => part.trim());
+}
+
+export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: trustProxyOption(deps.config.trustProxy),
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { 'default-src': ["'self'"], 'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'form-action': ["'self'"], 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': deps.config.secureCookies ? [] : null },
+    },
+    hsts: deps.config.secureCookies,
+    referrerPolicy: { policy: 'same-origin' },
+  });
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
+  await app.register(csrfProtection, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: deps.cookies.names.csrf,
+    cookieOpts: deps.cookies.csrfOptions,
+  });
+  registerJsonParser(app, BODY_LIMIT_BYTES);
+  await app.register(view, {
+    engine: { eta: new Eta() },
+    root: fileURLToPath(new URL('./views', import.meta.url)),
+    viewExt: 'eta',
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toPublicError(error);
+    if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ error: mapped.body.error }, 'request refused');
+    return sendError(reply, error);
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', message: 'Not found.' }));
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await deps.ping();
+      return { status: 'ok' };
+    } catch {
+      return reply.code(503).send({ error: 'unavailable', message: 'The database is not reachable.' });
+    }
+  });
+
+  await app.register(async (scope) => pageRoutes(scope, deps));
+  await app.register(async (scope) => authApi(scope, deps), { prefix: '/api/v1' });
+  await app.register(async (scope) => adminApi(scope, deps), { prefix: '/api/v1/admin' });
+  return app;
+}

@@ -1,0 +1,85 @@
+// Cross-cutting web protections: the error mapper, the JSON body parser, and the same-origin guard for API calls.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DoormanError } from '../flows/errors.js';
+import type { RequestInfo } from '../flows/context.js';
+
+const FASTIFY_CODES: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'malformed_json', 'The request body is not valid JSON.'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'malformed_json', 'The request body is empty.'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large', 'The request body is too large.'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'Send application/json.'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid_request', 'The Content-Length header does not match the body.'],
+  FST_ERR_CTP_INVALID_TYPE: [400, 'invalid_request', 'The Content-Type header is invalid.'],
+  FST_CSRF_INVALID_TOKEN: [403, 'csrf_failed', 'The form expired. Reload the page and try again.'],
+  FST_CSRF_MISSING_SECRET: [403, 'csrf_failed', 'The form expired. Reload the page and try again.'],
+};
+
+export interface PublicError {
+  status: number;
+  body: { error: string; message: string } & Record<string, unknown>;
+  retryAfter?: number;
+}
+
+/** Maps any thrown error to what a client may see; 5xx never carries internal text. */
+export function toPublicError(error: unknown): PublicError {
+  if (error instanceof DoormanError) {
+    const retry = error.extra.retryAfter;
+    return {
+      status: error.statusCode,
+      body: { error: error.code, message: error.message, ...error.extra },
+      retryAfter: typeof retry === 'number' ? retry : undefined,
+    };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (known) return { status: known[0], body: { error: known[1], message: known[2] } };
+  if (fastifyError.validation) return { status: 400, body: { error: 'invalid_request', message: 'The request is not valid.' } };
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { error: status === 404 ? 'not_found' : 'bad_request', message: 'The request could not be handled.' } };
+  }
+  return { status: 500, body: { error: 'internal_error', message: 'Something went wrong on our side.' } };
+}
+
+export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
+  const mapped = toPublicError(error);
+  if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
+  return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
+}
+
+/** Empty JSON bodies count as `{}` (a bare POST /logout); everything else goes through Fastify's prototype-safe parser. */
+export function registerJsonParser(app: FastifyInstance, bodyLimit: number): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, {});
+    parse(request, body as string, done);
+  });
+}
+
+/**
+ * Cross-site request forgery guard for JSON calls. Browsers send Origin on every cross-origin
+ * POST and cannot send application/json cross-site without a CORS preflight (which we never
+ * grant), so a state-changing call must be same-origin and, when it has a body, JSON.
+ */
+export function assertSameOriginJson(request: FastifyRequest, publicOrigin: string): void {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== publicOrigin) {
+    throw new DoormanError(403, 'csrf_failed', 'Cross-origin requests are not allowed.');
+  }
+  if (origin === undefined && request.headers['sec-fetch-site'] === 'cross-site') {
+    throw new DoormanError(403, 'csrf_failed', 'Cross-origin requests are not allowed.');
+  }
+  const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (hasBody && type !== 'application/json') {
+    throw new DoormanError(415, 'unsupported_media_type', 'Send application/json.');
+  }
+}
+
+export function requestInfo(request: FastifyRequest): RequestInfo {
+  const agent = request.headers['user-agent'] ?? '';
+  // Stored and shown in e-mails; keep it one printable line of sane length.
+  return { ip: request.ip, userAgent: agent.replace(/[\p{Cc}]/gu, ' ').slice(0, 400) };
+}

@@ -1,0 +1,79 @@
+// The sign-in steps shared by the JSON API and the HTML forms: rate limits, flows, cookies.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { pendingCookieLifetimeMs } from '../domain/challenge.js';
+import type { Channel } from '../domain/policy.js';
+import type { ChallengeView } from '../flows/challengeView.js';
+import type { CompletedSignIn } from '../flows/completeSignIn.js';
+import { DoormanError, rateLimited } from '../flows/errors.js';
+import { sendChallengeCode } from '../flows/sendChallengeCode.js';
+import { signIn, type SignInResult } from '../flows/signIn.js';
+import { verifyChallengeCode } from '../flows/verifyChallengeCode.js';
+import { normalizeEmail } from '../store/kysely-store.js';
+import type { WebDeps } from './deps.js';
+import { requestInfo } from './security.js';
+
+function refuse(decision: { allowed: boolean; retryAfterSeconds?: number }): void {
+  if (!decision.allowed) throw rateLimited({ retryAfter: decision.retryAfterSeconds });
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return error instanceof DoormanError && error.code === code;
+}
+
+export function setSignedInCookies(deps: WebDeps, reply: FastifyReply, done: CompletedSignIn): void {
+  deps.cookies.setSession(reply, done.sessionToken);
+  deps.cookies.setDevice(reply, done.deviceToken);
+  deps.cookies.clear(reply, 'pending');
+}
+
+export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply: FastifyReply, email: string, password: string): Promise<SignInResult> {
+  const { limiters } = deps;
+  const info = requestInfo(request);
+  const accountKey = normalizeEmail(email);
+  refuse(await limiters.loginPerIp.consume(info.ip));
+  refuse(await limiters.loginFailuresPerAccount.check(accountKey));
+  let result: SignInResult;
+  try {
+    result = await signIn(deps.ctx, { email, password, deviceToken: deps.cookies.read(request, 'device'), request: info });
+  } catch (error) {
+    if (isCode(error, 'invalid_credentials')) await limiters.loginFailuresPerAccount.consume(accountKey);
+    throw error;
+  }
+  // Only failures should use up an address's budget; an honest office behind one NAT signs in often.
+  await limiters.loginPerIp.refund(info.ip);
+  if (result.status === 'authenticated') {
+    setSignedInCookies(deps, reply, result);
+  } else {
+    if (result.deviceToken) deps.cookies.setDevice(reply, result.deviceToken);
+    deps.cookies.setPending(reply, result.pendingToken, Math.ceil(pendingCookieLifetimeMs(deps.ctx.policy) / 1000));
+  }
+  return result;
+}
+
+export function browserTokens(deps: WebDeps, request: FastifyRequest) {
+  return { pendingToken: deps.cookies.read(request, 'pending'), deviceToken: deps.cookies.read(request, 'device') };
+}
+
+export async function sendStep(deps: WebDeps, request: FastifyRequest, channel: Channel): Promise<ChallengeView> {
+  const info = requestInfo(request);
+  refuse(await deps.limiters.sendsPerIp.consume(info.ip));
+  try {
+    return await sendChallengeCode(deps.ctx, { ...browserTokens(deps, request), channel, request: info });
+  } catch (error) {
+    await deps.limiters.sendsPerIp.refund(info.ip);
+    throw error;
+  }
+}
+
+export async function verifyStep(deps: WebDeps, request: FastifyRequest, reply: FastifyReply, code: string, trustDevice: boolean): Promise<CompletedSignIn> {
+  const info = requestInfo(request);
+  refuse(await deps.limiters.codeFailuresPerIp.check(info.ip));
+  try {
+    const done = await verifyChallengeCode(deps.ctx, { ...browserTokens(deps, request), code, trustDevice, request: info });
+    setSignedInCookies(deps, reply, done);
+    return done;
+  } catch (error) {
+    if (isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.consume(info.ip);
+    throw error;
+  }
+}

@@ -1,0 +1,61 @@
+// Request validation: zod schemas for every field a client sends, refusing odd input with a clear 400.
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH } from '../config.js';
+import { invalidRequest } from '../flows/errors.js';
+
+// Control characters (CR/LF and the rest), bidi overrides and other invisible format characters.
+const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\u2028\u2029]/u;
+
+export const emailField = z
+  .string()
+  .trim()
+  .max(254, 'email is too long')
+  .refine((v) => !UNSAFE_CHARS.test(v), 'email contains control characters')
+  .refine((v) => /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/.test(v), 'email is not a valid address');
+
+export const passwordField = z.string().min(1, 'password is required').max(PASSWORD_MAX_LENGTH, 'password is too long');
+
+export const newPasswordField = z.string().min(10, 'password must be at least 10 characters').max(PASSWORD_MAX_LENGTH, 'password is too long');
+
+export const nameField = z
+  .string()
+  .trim()
+  .min(1, 'name is required')
+  .max(100, 'name is too long')
+  .refine((v) => !UNSAFE_CHARS.test(v), 'name contains control characters')
+  .transform((v) => v.normalize('NFC'));
+
+/** A mobile number in international form, stored as E.164. */
+export const phoneField = z
+  .string()
+  .trim()
+  .max(32, 'phone is too long')
+  .transform((value, ctx) => {
+    const parsed = parsePhoneNumberFromString(value);
+    if (!parsed || !parsed.isValid()) {
+      ctx.addIssue({ code: 'custom', message: 'phone must be a valid number in international form, e.g. +48 601 234 567' });
+      return z.NEVER;
+    }
+    const type = parsed.getType();
+    if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') {
+      ctx.addIssue({ code: 'custom', message: 'phone must be a mobile number' });
+      return z.NEVER;
+    }
+    return parsed.number;
+  });
+
+export const localeField = z.enum(['en', 'pl']);
+export const roleField = z.enum(['employee', 'authorized']);
+
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalidRequest('The request body must be a JSON object.');
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') || 'body';
+    const message = issue?.code === 'invalid_type' && issue.path.length > 0 ? `${field} is required or has the wrong type` : (issue?.message ?? 'invalid input');
+    throw invalidRequest(message, { field });
+  }
+  return result.data;
+}
