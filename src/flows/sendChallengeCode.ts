@@ -10,6 +10,7 @@ import type { ChallengeRecord, Store, UserRecord } from './ports.js';
 export const VERIFICATION_CODE_TEMPLATE = 'verification-code';
 
 interface QueueInput {
+  now: number;
   challenge: ChallengeRecord;
   user: UserRecord;
   channel: Channel;
@@ -21,8 +22,7 @@ interface QueueInput {
  * produce one message) and queues the message in the same transaction. Undefined if not claimed.
  */
 export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: QueueInput): Promise<ChallengeRecord | undefined> {
-  const now = ctx.clock.now();
-  const { user, channel } = input;
+  const { user, channel, now } = input;
   const claimed = await tx.claimChallengeSend(input.challenge.id, channel, now, ctx.policy.resendCooldownMs);
   if (!claimed) return undefined;
   const recipient = channel === 'sms' ? user.phone : user.email;
@@ -52,7 +52,7 @@ export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput):
   assertChallengeOpen(ctx, challenge);
   if (!availableChannels(user).has(input.channel)) throw channelUnavailable({ channel: input.channel });
 
-  const sent = await ctx.store.transaction((tx) => queueChallengeCode(ctx, tx, { challenge, user, channel: input.channel, request: input.request }));
+  const sent = await ctx.store.transaction((tx) => queueChallengeCode(ctx, tx, { now: ctx.clock.now(), challenge, user, channel: input.channel, request: input.request }));
   if (sent) {
     ctx.messagesQueued();
     return encodeChallengeView(sent, user, ctx.policy);

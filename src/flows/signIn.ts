@@ -93,7 +93,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
       };
       await tx.insertChallenge(challenge, hashToken(pendingToken));
       const channel = firstChannel(user.preferredChannel, availableChannels(user));
-      challenge = (await queueChallengeCode(ctx, tx, { challenge, user, channel, request: input.request })) ?? challenge;
+      challenge = (await queueChallengeCode(ctx, tx, { now, challenge, user, channel, request: input.request })) ?? challenge;
       await tx.recordAudit(
         { event: 'challenge_opened', outcome: 'info', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } },
         now,

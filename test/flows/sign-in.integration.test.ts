@@ -1,0 +1,200 @@
+// The whole new-device verification flow through the JSON API, on real SQLite and a real SMTP server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCodeMail, SmtpSink } from '../helpers/smtpSink.js';
+import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
+
+let sink: SmtpSink;
+let doorman: Running;
+
+beforeAll(async () => {
+  sink = await new SmtpSink().start();
+  doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url });
+});
+afterAll(async () => {
+  await doorman?.close();
+  await sink?.stop();
+});
+
+const codeMails = (address: string) => sink.to(address).filter(isCodeMail);
+const settle = (ms = 600) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('new-device verification by e-mail', () => {
+  it('password, then the e-mailed code, signs in and the session is visible', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    const login = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(login.status).toBe(200);
+    expect(login.body.status).toBe('verification_required');
+    const { challenge } = login.body;
+    expect(challenge.codeLength).toBe(6);
+    expect(challenge.attemptsLeft).toBe(5);
+    const email = challenge.channels.find((c: any) => c.channel === 'email');
+    expect(email).toMatchObject({ available: true, destination: expect.stringMatching(/^u\*\*\*@acme\.example$/) });
+    expect(email.lastSentAt).toBeTruthy();
+    expect(Date.parse(email.resendAvailableAt) - Date.parse(email.lastSentAt)).toBe(60_000);
+    expect(Date.parse(challenge.expiresAt) - Date.parse(email.lastSentAt)).toBe(15 * 60_000);
+    const sms = challenge.channels.find((c: any) => c.channel === 'sms');
+    expect(sms).toMatchObject({ available: false, reason: expect.any(String) });
+    expect(sms.destination).toBeUndefined();
+
+    // Before verification the pending state grants nothing.
+    expect((await browser.get('/api/v1/session')).status).toBe(401);
+
+    const code = await sink.codeFor(user.email);
+    expect(code).toMatch(/^\d{6}$/);
+    const verify = await browser.post('/api/v1/login/challenge/verify', { code, trustDevice: true });
+    expect(verify.status).toBe(200);
+    expect(verify.body).toMatchObject({ status: 'authenticated', user: { email: user.email }, device: { trusted: true } });
+    expect(Date.parse(verify.body.device.trustedUntil) - Date.now()).toBeGreaterThan(29 * 24 * 3600_000);
+
+    const session = await browser.get('/api/v1/session');
+    expect(session.status).toBe(200);
+    expect(session.body.user.email).toBe(user.email);
+    expect(session.body.device.id).toBe(verify.body.device.id);
+
+    expect((await browser.post('/api/v1/logout')).status).toBe(204);
+    expect((await browser.get('/api/v1/session')).status).toBe(401);
+  });
+
+  it('GET /login/challenge never sends and never changes the code', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const code = await sink.codeFor(user.email);
+    for (let i = 0; i < 5; i++) {
+      const reply = await browser.get('/api/v1/login/challenge');
+      expect(reply.status).toBe(200);
+      expect(reply.body.challenge.attemptsLeft).toBe(5);
+    }
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(1);
+    const verify = await browser.post('/api/v1/login/challenge/verify', { code });
+    expect(verify.status).toBe(200);
+  });
+
+  it('signing in again from the same browser reuses the challenge: same code, nothing sent', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const code = await sink.codeFor(user.email);
+    const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(again.body.status).toBe('verification_required');
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(1);
+    expect((await browser.post('/api/v1/login/challenge/verify', { code })).status).toBe(200);
+  });
+
+  it('10 parallel re-sends deliver exactly one more e-mail, with the same code', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const first = await sink.codeFor(user.email);
+    // Re-send within 60 s is refused with retryAfter.
+    const early = await browser.post('/api/v1/login/challenge/send', { channel: 'email' });
+    expect(early.status).toBe(429);
+    expect(early.body.error).toBe('resend_too_soon');
+    expect(early.body.retryAfter).toBeGreaterThan(0);
+    expect(early.body.retryAfter).toBeLessThanOrEqual(60);
+    expect(early.headers.get('retry-after')).toBe(String(early.body.retryAfter));
+
+    // Move the clock past the cooldown by rewinding the last send in the database.
+    await doorman.doorman.database.db.updateTable('challenges').set({ emailSentAt: Date.now() - 61_000 }).where('userId', '=', user.id).execute();
+    const replies = await Promise.all(Array.from({ length: 10 }, () => browser.post('/api/v1/login/challenge/send', { channel: 'email' })));
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(replies.filter((r) => r.status === 429)).toHaveLength(9);
+    await sink.waitFor(() => codeMails(user.email).length >= 2);
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(2);
+    expect(await sink.codeFor(user.email, 2)).toBe(first);
+  });
+
+  it('sending on SMS without a phone number answers 409 channel_unavailable', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const reply = await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
+    expect(reply.status).toBe(409);
+    expect(reply.body.error).toBe('channel_unavailable');
+  });
+
+  it('without a challenge, challenge endpoints answer 404 no_challenge', async () => {
+    const browser = doorman.browser();
+    expect((await browser.get('/api/v1/login/challenge')).body.error).toBe('no_challenge');
+    const verify = await browser.post('/api/v1/login/challenge/verify', { code: '123456' });
+    expect(verify.status).toBe(404);
+    expect(verify.body.error).toBe('no_challenge');
+  });
+
+  it('an account without verification signs in with the password alone', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const browser = doorman.browser();
+    const login = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(login.status).toBe(200);
+    expect(login.body).toMatchObject({ status: 'authenticated', user: { email: user.email } });
+    expect((await browser.get('/api/v1/session')).status).toBe(200);
+  });
+});
+
+describe('trusted and untrusted browsers', () => {
+  it('a trusted browser signs in again without a code, even after a browser restart', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email), true)).status).toBe(200);
+    await browser.post('/api/v1/logout');
+    browser.restart();
+    const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(again.body.status).toBe('authenticated');
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(1);
+  });
+
+  it('an untrusted browser needs a code again in a new browser session', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email), false)).status).toBe(200);
+    browser.restart();
+    expect((await browser.get('/api/v1/session')).status).toBe(401);
+    const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(again.body.status).toBe('verification_required');
+    await sink.codeFor(user.email, 2);
+  });
+
+  it('a fresh cookie jar always needs a code, even when another browser is trusted', async () => {
+    const user = await doorman.addUser();
+    expect((await signInWithCode(doorman.browser(), user, () => sink.codeFor(user.email), true)).status).toBe(200);
+    const fresh = doorman.browser();
+    const login = await fresh.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(login.body.status).toBe('verification_required');
+  });
+
+  it('a replayed old device cookie counts as an unknown device', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const oldDevice = [...browser.cookies].find(([name]) => name.endsWith('doorman_device'));
+    expect((await browser.post('/api/v1/login/challenge/verify', { code: await sink.codeFor(user.email), trustDevice: true })).status).toBe(200);
+    const copy = doorman.browser();
+    copy.cookies.set(oldDevice![0], oldDevice![1]);
+    const login = await copy.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(login.body.status).toBe('verification_required');
+  });
+});
+
+describe('credentials', () => {
+  it('unknown e-mail and wrong password answer identically', async () => {
+    const user = await doorman.addUser();
+    const wrong = await doorman.browser().post('/api/v1/login', { email: user.email, password: 'not-the-password' });
+    const unknown = await doorman.browser().post('/api/v1/login', { email: 'nobody@acme.example', password: 'not-the-password' });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body).toEqual(unknown.body);
+    expect(wrong.body).toEqual({ error: 'invalid_credentials', message: 'Invalid email or password.' });
+    expect(wrong.setCookies).toEqual(unknown.setCookies);
+  });
+
+  it('e-mail is case-insensitive', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const login = await doorman.browser().post('/api/v1/login', { email: user.email.toUpperCase(), password: user.password });
+    expect(login.body.status).toBe('authenticated');
+  });
+});
