@@ -1,5 +1,5 @@
 // Request validation: zod schemas for every field a client sends, refusing odd input with a clear 400.
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { invalidRequest } from '../flows/errors.js';

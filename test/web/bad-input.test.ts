@@ -1,0 +1,123 @@
+// Bad input gets a clear 4xx JSON error and changes nothing: malformed JSON, oversized bodies, missing fields, odd Unicode, header injection.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, startDoorman, type Running } from '../helpers/harness.js';
+
+let doorman: Running;
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+beforeAll(async () => {
+  doorman = await startDoorman();
+});
+afterAll(async () => doorman?.close());
+
+async function counts() {
+  const db = doorman.doorman.database.db;
+  const count = async (table: 'users' | 'companies' | 'challenges' | 'sessions' | 'outbox' | 'devices') =>
+    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  return { users: await count('users'), companies: await count('companies'), challenges: await count('challenges'), sessions: await count('sessions'), outbox: await count('outbox'), devices: await count('devices') };
+}
+
+function expectClientError(reply: { status: number; body: any }, status: number, error?: string) {
+  expect(reply.status, JSON.stringify(reply.body)).toBe(status);
+  expect(typeof reply.body.error).toBe('string');
+  expect(reply.body.error).toMatch(/^[a-z_]+$/);
+  expect(typeof reply.body.message).toBe('string');
+  if (error) expect(reply.body.error).toBe(error);
+}
+
+describe('JSON API bad input', () => {
+  const cases: [string, string, string, unknown, Record<string, string>, number, string | undefined][] = [
+    ['malformed JSON on login', 'POST', '/api/v1/login', '{"email": "a@b.c", ', {}, 400, 'malformed_json'],
+    ['a JSON array on login', 'POST', '/api/v1/login', '[1,2]', {}, 400, 'invalid_request'],
+    ['a JSON string on login', 'POST', '/api/v1/login', '"hello"', {}, 400, 'invalid_request'],
+    ['missing password', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example' }), {}, 400, 'invalid_request'],
+    ['password of the wrong type', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 12 }), {}, 400, 'invalid_request'],
+    ['a 10 kB e-mail', 'POST', '/api/v1/login', JSON.stringify({ email: `${'a'.repeat(10_000)}@acme.example`, password: 'x' }), {}, 400, 'invalid_request'],
+    ['CR/LF in the e-mail', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example\r\nBcc: x@evil.example', password: 'x' }), {}, 400, 'invalid_request'],
+    ['an oversized body', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x'.repeat(100_000) }), {}, 413, 'payload_too_large'],
+    ['a form body on the JSON API', 'POST', '/api/v1/login', 'email=a%40b.c&password=x', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'unsupported_media_type'],
+    ['text/plain on the JSON API', 'POST', '/api/v1/login', '{"email":"a@b.c","password":"x"}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+    ['a prototype-poisoning body', 'POST', '/api/v1/login', '{"__proto__": {"admin": true}, "email": "a@acme.example", "password": "x"}', {}, 400, undefined],
+    ['a foreign Origin', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x' }), { origin: 'https://evil.example' }, 403, 'csrf_failed'],
+    ['an unknown channel', 'POST', '/api/v1/login/challenge/send', JSON.stringify({ channel: 'fax' }), {}, 400, 'invalid_request'],
+    ['a huge code', 'POST', '/api/v1/login/challenge/verify', JSON.stringify({ code: '1'.repeat(1000) }), {}, 400, 'invalid_request'],
+    ['an unknown route', 'GET', '/api/v1/nothing-here', undefined, {}, 404, 'not_found'],
+  ];
+
+  it.each(cases)('%s → %s %s answers a 4xx and changes nothing', async (_name, method, path, body, headers, status, error) => {
+    const before = await counts();
+    const reply = await doorman.browser().request(method, path, body, headers);
+    expectClientError(reply, status, error);
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('admin API bad input', () => {
+  it('refuses calls without the bearer token', async () => {
+    const reply = await doorman.browser().post('/api/v1/admin/companies', { name: 'X' });
+    expectClientError(reply, 401, 'unauthenticated');
+    expectClientError(await doorman.browser().post('/api/v1/admin/companies', { name: 'X' }, { authorization: 'Bearer wrong' }), 401);
+  });
+
+  const userCases: [string, Record<string, unknown>][] = [
+    ['CR/LF in the name', { name: 'Eve\r\nBcc: x@evil.example' }],
+    ['a bidi override in the name', { name: 'Eve\u202Egnp.exe' }],
+    ['an empty name', { name: '   ' }],
+    ['a 10 kB e-mail', { email: `${'a'.repeat(10_000)}@acme.example` }],
+    ['header injection in the e-mail', { email: 'eve@acme.example\nBcc: x@evil.example' }],
+    ['a short password', { password: 'short' }],
+    ['an unknown role', { role: 'root' }],
+    ['a malformed phone', { phone: '12345' }],
+    ['a landline', { phone: '+48 22 123 45 67' }],
+    ['an unknown locale', { locale: 'xx' }],
+    ['twoFactor as a string', { twoFactor: 'yes' }],
+  ];
+
+  it.each(userCases)('creating a user with %s answers 400 and creates nothing', async (_name, override) => {
+    const before = await counts();
+    const reply = await doorman.browser().post(
+      '/api/v1/admin/users',
+      { email: 'new@acme.example', password: 'a-long-password', name: 'New User', companyId: doorman.companyId, role: 'employee', ...override },
+      admin,
+    );
+    expectClientError(reply, 400, 'invalid_request');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('an unknown company answers 404, a taken e-mail 409', async () => {
+    const user = await doorman.addUser();
+    const base = { password: 'a-long-password', name: 'New User', role: 'employee' };
+    expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: 'x@acme.example', companyId: 'nope' }, admin), 404, 'company_not_found');
+    expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: user.email.toUpperCase(), companyId: doorman.companyId }, admin), 409, 'email_taken');
+  });
+
+  it('creates a company and a user, and updates the user', async () => {
+    const company = await doorman.browser().post('/api/v1/admin/companies', { name: 'Beta Freight' }, admin);
+    expect(company.status).toBe(201);
+    const created = await doorman.browser().post(
+      '/api/v1/admin/users',
+      { email: 'Rep@Beta.example', password: 'a-long-password', name: 'Rep', companyId: company.body.id, role: 'authorized', phone: '+48 601 234 567', locale: 'pl', twoFactor: false, personalDataVerified: true },
+      admin,
+    );
+    expect(created.status).toBe(201);
+    const patched = await doorman.browser().request('PATCH', `/api/v1/admin/users/${created.body.id}`, { twoFactor: true }, admin);
+    expect(patched.status).toBe(200);
+    const login = await doorman.browser().post('/api/v1/login', { email: 'rep@beta.example', password: 'a-long-password' });
+    expect(login.body.status).toBe('verification_required');
+    expect(login.body.challenge.channels.find((c: any) => c.channel === 'sms')).toMatchObject({ available: true, destination: '+48 *** *** 567' });
+    expectClientError(await doorman.browser().request('PATCH', '/api/v1/admin/users/nope', { twoFactor: true }, admin), 404, 'user_not_found');
+    expectClientError(await doorman.browser().request('PATCH', `/api/v1/admin/users/${created.body.id}`, { unknown: 1 }, admin), 400, 'invalid_request');
+  });
+});
+
+describe('forms', () => {
+  it('a login form without a CSRF token is refused and signs nobody in', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const before = await counts();
+    const reply = await doorman.browser().request('POST', '/login', `email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(user.password)}`, {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(reply.status).toBe(403);
+    expect(await counts()).toEqual(before);
+  });
+});

@@ -1,0 +1,50 @@
+// Defends "secrets, codes and tokens never reach a log": a full sign-in at trace level, with delivery failures, leaves none in the log.
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOG_REDACT } from '../../src/web/app.js';
+import { freePort, startDoorman, type Running } from '../helpers/harness.js';
+import { SmtpSink } from '../helpers/smtpSink.js';
+
+let sink: SmtpSink;
+let doorman: Running;
+let log = '';
+
+beforeAll(async () => {
+  const port = await freePort();
+  sink = new SmtpSink(port);
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      log += chunk.toString();
+      done();
+    },
+  });
+  // The SMTP server is down at first, so delivery failures are logged too.
+  doorman = await startDoorman({ DOORMAN_SMTP_URL: `smtp://127.0.0.1:${port}` }, { logger: { level: 'trace', stream, redact: { paths: LOG_REDACT, censor: '[redacted]' } } });
+});
+afterAll(async () => {
+  await doorman?.close();
+  await sink?.stop();
+});
+
+describe('logs', () => {
+  it('never contain a code, a password or a token', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: 'wrong-password-123' });
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sink.start();
+    const code = await sink.codeFor(user.email);
+    await browser.post('/api/v1/login/challenge/verify', { code: '000000' === code ? '111111' : '000000' });
+    await browser.post('/api/v1/login/challenge/verify', { code, trustDevice: true });
+    await browser.get('/api/v1/session');
+    await browser.post('/api/v1/logout');
+
+    const secrets = [code, user.password, 'wrong-password-123', ...[...browser.cookies.values()].map((c) => c.value)];
+    expect(log.length).toBeGreaterThan(1000);
+    expect(log).toMatch(/delivery failed/);
+    for (const secret of secrets) expect(log.includes(secret), `log contains ${secret.slice(0, 4)}…`).toBe(false);
+    // Even the hashes of tokens stay out.
+    expect(log).not.toMatch(/token_?hash/i);
+  });
+});
