@@ -1,0 +1,110 @@
+// The store on SQLite and PostgreSQL: migrations apply and re-apply, and the security counters are atomic under concurrency.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/domain/tokens.js';
+import { openDatabase, type OpenDatabase } from '../../src/store/db.js';
+import { KyselyStore } from '../../src/store/kysely-store.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { createLimiters } from '../../src/store/rateLimits.js';
+import { POSTGRES_SKIP_REASON, POSTGRES_URL, postgresDatabase, sqliteDatabase, type TestDatabase } from '../helpers/databases.js';
+
+if (!POSTGRES_URL) console.warn(POSTGRES_SKIP_REASON);
+
+const kinds = [
+  ['SQLite', async () => sqliteDatabase()],
+  ['PostgreSQL', async () => postgresDatabase(POSTGRES_URL ?? '')],
+] as const;
+
+describe.each(kinds)('store on %s', (kind, create) => {
+  const skip = kind === 'PostgreSQL' && !POSTGRES_URL;
+  let testDb: TestDatabase;
+  let database: OpenDatabase;
+  let store: KyselyStore;
+  const now = Date.UTC(2026, 10, 28, 12);
+
+  beforeAll(async () => {
+    if (skip) return;
+    testDb = await create();
+    database = openDatabase(testDb.url);
+    await migrateToLatest(database.db);
+    store = new KyselyStore(database.db, database.kind);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.drop();
+  });
+
+  async function challengeFixture() {
+    const companyId = newId();
+    const userId = newId();
+    const deviceId = newId();
+    await store.insertCompany({ id: companyId, name: 'Acme', createdAt: now, requireVerificationAt: null, trustedDeviceDays: null });
+    await store.insertUser({
+      id: userId, companyId, email: `${userId}@acme.example`, displayName: 'U', passwordHash: 'x', phone: null, locale: 'en', role: 'employee',
+      personalDataVerifiedAt: null, twoFactorEnabledAt: now, preferredChannel: null, emailVerifiedAt: null, phoneVerifiedAt: null,
+      verificationLockedUntil: null, passwordChangeRequired: false, createdAt: now, updatedAt: now,
+    });
+    await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
+    const challenge = { id: newId(), userId, deviceId, openedAt: now, expiresAt: now + 900_000, attempts: 0, consumedAt: null, ip: '127.0.0.1', emailSentAt: null, smsSentAt: null };
+    await store.insertChallenge(challenge, newId());
+    return { challenge, userId };
+  }
+
+  it.skipIf(skip)('migrations are applied once; running them again changes nothing', async () => {
+    expect(await migrateToLatest(database.db)).toEqual([]);
+  });
+
+  it.skipIf(skip)('20 parallel wrong-code counts stop at the cap of 5', async () => {
+    const { challenge } = await challengeFixture();
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.transaction((tx) => tx.addChallengeAttempt(challenge.id, 5))));
+    expect(results.filter((r) => r !== undefined).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect((await store.findChallenge(challenge.id))?.attempts).toBe(5);
+    expect(await store.consumeChallenge(challenge.id, now, 5)).toBe(false);
+  });
+
+  it.skipIf(skip)('10 parallel sends on one channel claim once; the other channel is independent', async () => {
+    const { challenge } = await challengeFixture();
+    const claims = await Promise.all(Array.from({ length: 10 }, () => store.transaction((tx) => tx.claimChallengeSend(challenge.id, 'email', now, 60_000))));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await store.claimChallengeSend(challenge.id, 'sms', now + 1, 60_000)).toBeTruthy();
+    expect(await store.claimChallengeSend(challenge.id, 'email', now + 59_999, 60_000)).toBeUndefined();
+    expect(await store.claimChallengeSend(challenge.id, 'email', now + 60_000, 60_000)).toBeTruthy();
+  });
+
+  it.skipIf(skip)('a challenge is consumed once, and not after it expired', async () => {
+    const { challenge } = await challengeFixture();
+    const results = await Promise.all(Array.from({ length: 5 }, () => store.transaction((tx) => tx.consumeChallenge(challenge.id, now, 5))));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const late = await challengeFixture();
+    expect(await store.consumeChallenge(late.challenge.id, late.challenge.expiresAt, 5)).toBe(false);
+  });
+
+  it.skipIf(skip)('the verification lock is set once while in force', async () => {
+    const { userId } = await challengeFixture();
+    const results = await Promise.all(Array.from({ length: 5 }, () => store.lockVerification(userId, now + 3_600_000, now)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.lockVerification(userId, now + 7_200_000, now + 3_600_000)).toBe(true);
+  });
+
+  it.skipIf(skip)('outbox rows are claimed by one dispatcher at a time', async () => {
+    const ids = await Promise.all(Array.from({ length: 6 }, () => store.enqueueMessage({ channel: 'email', template: 't', recipient: 'a@b.c', locale: 'en', payload: {} }, now)));
+    const [a, b] = await Promise.all([store.claimDueMessages(now, 60_000, 10), store.claimDueMessages(now, 60_000, 10)]);
+    const claimed = [...a!, ...b!].map((m) => m.id).filter((id) => ids.includes(id));
+    expect(claimed.sort()).toEqual([...ids].sort());
+    expect(await store.claimDueMessages(now + 1, 60_000, 10)).toEqual([]);
+    // When the lease runs out (a dispatcher died), the rows are claimed again.
+    expect((await store.claimDueMessages(now + 60_000, 60_000, 10)).length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.skipIf(skip)('rate limits live in the same database and refuse past the budget', async () => {
+    const { probe } = await createLimiters(database, { probe: { points: 3, durationSeconds: 60 } });
+    const key = newId();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push((await probe.consume(key)).allowed);
+    expect(results).toEqual([true, true, true, false]);
+    expect((await probe.check(key)).allowed).toBe(false);
+    // A refused event still counts (the library records it), so two refunds reopen the budget.
+    await probe.refund(key);
+    await probe.refund(key);
+    expect((await probe.check(key)).allowed).toBe(true);
+  });
+});
