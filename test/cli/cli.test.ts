@@ -1,0 +1,97 @@
+// The doorman command as a newcomer uses it: migrate, create a company and a user (password on stdin), and the demo.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser } from '../helpers/httpClient.js';
+import { freePort } from '../helpers/harness.js';
+
+const CLI = 'dist/cli/main.js';
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+function doorman(args: string[], input?: string): string {
+  return execFileSync(process.execPath, [CLI, ...args], { env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  dir = mkdtempSync(join(tmpdir(), 'doorman-cli-'));
+  env = { ...process.env, DOORMAN_DATABASE_URL: join(dir, 'doorman.sqlite'), DOORMAN_LOG_LEVEL: 'silent' };
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('doorman CLI', () => {
+  it('migrate applies the migrations once', () => {
+    expect(doorman(['migrate'])).toMatch(/applied: 0001_companies_users/);
+    expect(doorman(['migrate'])).toMatch(/up to date/);
+  });
+
+  it('creates a company and a user whose password comes from stdin', async () => {
+    const companyId = doorman(['company', 'create', '--name', 'Beta Freight']).trim();
+    expect(companyId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const userId = doorman(['user', 'create', '--email', 'jan@beta.example', '--name', 'Jan', '--company', companyId, '--no-two-factor'], 'stdin-password-123\n').trim();
+    expect(userId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+
+    const port = await freePort();
+    const server = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, DOORMAN_PORT: String(port) }, stdio: 'ignore' });
+    try {
+      const browser = new Browser(`http://127.0.0.1:${port}`);
+      let login;
+      for (let i = 0; i < 50; i++) {
+        login = await browser.post('/api/v1/login', { email: 'jan@beta.example', password: 'stdin-password-123' }).catch(() => undefined);
+        if (login) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(login?.body.status).toBe('authenticated');
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('refuses bad input with a clear message and exit code 2', () => {
+    expect(() => doorman(['user', 'create', '--email', 'bad', '--name', 'X', '--company', 'c'], 'stdin-password-123\n')).toThrow(/--email: email is not a valid address/);
+    expect(() => doorman(['user', 'create', '--email', 'x@beta.example', '--name', 'X', '--company', 'c'], 'short\n')).toThrow(/password/);
+  });
+
+  it('demo seeds Acme Logistics, prints the accounts and the mailbox, and serves', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'demo'], { env: { ...env, DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo.sqlite') } });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`demo did not start: ${out}`)), 20_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Dev mailbox')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      expect(out).toMatch(/anna@acme\.example\s+password: \S+/);
+      expect(out).toMatch(/piotr@acme\.example/);
+      expect(out).toMatch(/ewa@acme\.example/);
+      const browser = new Browser(`http://127.0.0.1:${port}`);
+      let login;
+      for (let i = 0; i < 50 && !login; i++) {
+        login = await browser.post('/api/v1/login', { email: 'piotr@acme.example', password: 'demo-piotr-2026' }).catch(() => undefined);
+        if (!login) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(login?.body.status).toBe('verification_required');
+      expect(login?.body.challenge.channels.find((c: any) => c.channel === 'sms').available).toBe(true);
+      let mailbox;
+      for (let i = 0; i < 30; i++) {
+        mailbox = await browser.get('/dev/mailbox.json');
+        if (mailbox.body.messages.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(mailbox?.body.messages[0]).toMatchObject({ channel: 'email', to: 'piotr@acme.example' });
+      const page = await browser.get('/dev/mailbox');
+      expect(page.text).toContain('piotr@acme.example');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});

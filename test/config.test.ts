@@ -1,0 +1,82 @@
+// Configuration: defaults from DESIGN.md, precise errors naming the variable, production refuses insecure defaults.
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'doorman-config-'));
+const base = { DOORMAN_DATABASE_URL: join(dir, 'doorman.sqlite') };
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      codeTtlSeconds: 900,
+      resendCooldownSeconds: 60,
+      codeLength: 6,
+      maxCodeAttempts: 5,
+      trustedDeviceDays: 30,
+      smtpUrl: undefined,
+      trustProxy: undefined,
+      secureCookies: false,
+    });
+    expect(config.publicUrl.toString()).toBe('http://localhost:3000/');
+    expect(config.smsCountries).toContain('48');
+    expect(config.smsCountries).toContain('44');
+    expect(config.smsCountries).toContain('380');
+    expect(config.smsCountries).not.toContain('1');
+  });
+
+  it('generates a secret once, keeps it in the data folder, readable by the owner only', () => {
+    const first = loadConfig(base).secret;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig(base).secret).toBe(first);
+    expect(readFileSync(join(dir, 'secret'), 'utf8').trim()).toBe(first);
+    expect(statSync(join(dir, 'secret')).mode & 0o077).toBe(0);
+  });
+
+  it.each([
+    ['DOORMAN_PORT', 'abc'],
+    ['DOORMAN_PORT', '70000'],
+    ['DOORMAN_PUBLIC_URL', 'ftp://x'],
+    ['DOORMAN_CODE_LENGTH', '5'],
+    ['DOORMAN_CODE_LENGTH', '11'],
+    ['DOORMAN_CODE_TTL_SECONDS', '-1'],
+    ['DOORMAN_MAX_CODE_ATTEMPTS', '0'],
+    ['DOORMAN_TRUSTED_DEVICE_DAYS', '400'],
+    ['DOORMAN_SECRET', 'short'],
+    ['DOORMAN_SMTP_URL', 'http://mail'],
+    ['DOORMAN_SMS_COUNTRIES', 'PL,DE'],
+    ['DOORMAN_MAIL_FROM', 'a@b.c\nBcc: x@y.z'],
+  ])('%s=%j is refused with a message naming the variable', (name, value) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`^${name}`));
+  });
+
+  it('the stricter ASVS/NIST code lifetime can be chosen', () => {
+    expect(loadConfig({ ...base, DOORMAN_CODE_TTL_SECONDS: '600' }).codeTtlSeconds).toBe(600);
+  });
+
+  it('production refuses to start without a secret, an admin token and SMTP', () => {
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production', DOORMAN_PUBLIC_URL: 'https://id.example' })).toThrow(
+      /DOORMAN_SECRET, DOORMAN_ADMIN_TOKEN, DOORMAN_SMTP_URL/,
+    );
+    const complete = {
+      ...base,
+      NODE_ENV: 'production',
+      DOORMAN_PUBLIC_URL: 'https://id.example',
+      DOORMAN_SECRET: 'x'.repeat(40),
+      DOORMAN_ADMIN_TOKEN: 'y'.repeat(30),
+      DOORMAN_SMTP_URL: 'smtp://mail.example:587',
+    };
+    expect(loadConfig(complete).production).toBe(true);
+    expect(() => loadConfig({ ...complete, DOORMAN_PUBLIC_URL: 'http://id.example' })).toThrow(/https/);
+  });
+
+  it('https public URLs make cookies secure', () => {
+    expect(loadConfig({ ...base, DOORMAN_PUBLIC_URL: 'https://id.example' }).secureCookies).toBe(true);
+  });
+});
