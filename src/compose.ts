@@ -8,6 +8,7 @@ import type { VerificationPolicy } from './domain/policy.js';
 import type { FlowContext } from './flows/context.js';
 import { OutboxDispatcher } from './flows/dispatchOutbox.js';
 import { createPasswordHasher } from './flows/passwordHasher.js';
+import { msUntilNextDigest, sendDailyDigests } from './flows/sendDigests.js';
 import { systemClock, type Clock, type MessageTransport, type PasswordHasher } from './flows/ports.js';
 import { openDatabase, type OpenDatabase } from './store/db.js';
 import { KyselyStore } from './store/kysely-store.js';
@@ -100,6 +101,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
       store,
       clock,
       secret: config.secret,
+      publicUrl: config.publicUrl,
       renderer: new TemplateRenderer(config.publicUrl),
       transports: { email, sms },
       retryBaseMs: config.outbox.retryBaseMs,
@@ -112,6 +114,18 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
   );
   if (options.dispatch !== false) dispatcher.start();
 
+  // The daily digest runs in every instance; entries are taken atomically, so each goes out once.
+  let digestTimer: NodeJS.Timeout | undefined;
+  const scheduleDigest = () => {
+    digestTimer = setTimeout(() => {
+      sendDailyDigests(ctx)
+        .catch((error: unknown) => app.log.error({ err: error instanceof Error ? error.message : 'unknown' }, 'daily digest failed'))
+        .finally(scheduleDigest);
+    }, msUntilNextDigest(Date.now(), config.digestHourUtc));
+    digestTimer.unref();
+  };
+  if (options.dispatch !== false) scheduleDigest();
+
   const started = dispatcher;
   return {
     config,
@@ -121,6 +135,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     dispatcher: started,
     mailbox,
     async close() {
+      if (digestTimer) clearTimeout(digestTimer);
       await app.close();
       await started.stop();
       smtp?.close();

@@ -32,6 +32,9 @@ export const OUTBOX_RETRY_BASE_MS = 2000;
 export const OUTBOX_RETRY_MAX_MS = 10 * 60 * 1000;
 export const OUTBOX_MAX_ATTEMPTS = 40;
 
+// Representatives' daily digest of new-device sign-ins goes out at this hour (UTC).
+export const DIGEST_HOUR_UTC = 7;
+
 // Argon2id, OWASP minimum (m=19 MiB, t=2, p=1).
 export const ARGON2_MEMORY_KIB = 19 * 1024;
 export const ARGON2_TIME_COST = 2;
@@ -74,6 +77,7 @@ export interface Config {
     sendsPerIpPerHour: number;
   };
   outbox: { pollMs: number; retryBaseMs: number; retryMaxMs: number; maxAttempts: number };
+  digestHourUtc: number;
 }
 
 export class ConfigError extends Error {
@@ -122,6 +126,7 @@ const fields = {
   DOORMAN_RATE_SENDS_PER_IP_PER_HOUR: int(1, 1_000_000),
   DOORMAN_OUTBOX_POLL_MS: int(10, 60 * 60 * 1000),
   DOORMAN_OUTBOX_RETRY_BASE_MS: int(10, 60 * 60 * 1000),
+  DOORMAN_DIGEST_HOUR_UTC: int(0, 23),
 } as const;
 
 type Field = keyof typeof fields;
@@ -229,5 +234,6 @@ export function loadConfig(env: Env = process.env): Config {
       retryMaxMs: OUTBOX_RETRY_MAX_MS,
       maxAttempts: OUTBOX_MAX_ATTEMPTS,
     },
+    digestHourUtc: read(env, 'DOORMAN_DIGEST_HOUR_UTC') ?? DIGEST_HOUR_UTC,
   };
 }

@@ -9,6 +9,7 @@ import { openDatabase } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { LOG_REDACT } from '../web/app.js';
 import { emailField, localeField, nameField, newPasswordField, phoneField, roleField } from '../web/validation.js';
+import { sendDailyDigests } from '../flows/sendDigests.js';
 import { seedDemo } from './demo.js';
 
 const USAGE = `Usage: doorman <command>
@@ -19,6 +20,9 @@ const USAGE = `Usage: doorman <command>
   user create --email E --name N --company ID [--role employee|authorized]
               [--phone +48...] [--locale en|pl] [--no-two-factor] [--verified]
                                 create a user; the password is read from standard input
+  outbox [--retry ID | --retry-all]
+                                list messages that failed or were given up on; put them back in line
+  digest                        send the representatives' daily digests now
   demo                          seed the demo company and serve
 
 Configuration comes from DOORMAN_* environment variables (see README).`;
@@ -111,6 +115,40 @@ export async function main(argv: string[]): Promise<void> {
         }),
       );
       process.stdout.write(`${id}\n`);
+      return;
+    }
+    case 'outbox': {
+      const { values } = parseArgs({ args: argv.slice(1), options: { retry: { type: 'string' }, 'retry-all': { type: 'boolean', default: false } } });
+      await withContext(config, async (d) => {
+        const store = d.ctx.store;
+        const now = d.ctx.clock.now();
+        if (values.retry) {
+          if (!(await store.retryMessage(values.retry, now))) throw new ConfigError(`no failed message ${values.retry}`);
+          process.stdout.write(`queued ${values.retry} again\n`);
+          return;
+        }
+        const stuck = await store.listStuckMessages(1000);
+        if (values['retry-all']) {
+          for (const message of stuck) await store.retryMessage(message.id, now);
+          process.stdout.write(`queued ${stuck.length} message(s) again\n`);
+          return;
+        }
+        if (stuck.length === 0) process.stdout.write('no failed messages\n');
+        for (const m of stuck) {
+          process.stdout.write(
+            `${m.id}  ${m.status.padEnd(7)}  ${m.channel.padEnd(5)}  ${m.template.padEnd(26)}  attempts ${String(m.attempts).padStart(2)}  created ${new Date(m.createdAt).toISOString()}  ${m.lastError ?? ''}\n`,
+          );
+        }
+      });
+      return;
+    }
+    case 'digest': {
+      const sent = await withContext(config, async (d) => {
+        const count = await sendDailyDigests(d.ctx);
+        await d.dispatcher.runOnce();
+        return count;
+      });
+      process.stdout.write(`${sent} digest(s) sent\n`);
       return;
     }
     case 'demo': {

@@ -23,6 +23,22 @@ function formatUtc(value: unknown): string | undefined {
   return typeof value === 'string' ? value.slice(0, 16).replace('T', ' ') : undefined;
 }
 
+/** The same moment in the reader's time zone and language, when their zone is known. */
+export function formatLocal(value: unknown, locale: string, timeZone: unknown): string | undefined {
+  if (typeof value !== 'string' || typeof timeZone !== 'string' || !timeZone) return undefined;
+  try {
+    return new Intl.DateTimeFormat(locale === 'pl' ? 'pl-PL' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(new Date(value));
+  } catch {
+    return undefined;
+  }
+}
+
+function digestEntries(value: unknown): Record<string, string | undefined>[] {
+  if (typeof value !== 'string') return [];
+  const entries = JSON.parse(value) as Record<string, string>[];
+  return entries.map((e) => ({ ...e, at: formatUtc(e.at), browser: describeUserAgent(e.userAgent ?? '') }));
+}
+
 export class TemplateRenderer implements MessageRenderer {
   private readonly html = new Eta({ views: TEMPLATE_DIR, autoEscape: true, cache: true });
   private readonly text = new Eta({ views: TEMPLATE_DIR, autoEscape: false, autoTrim: false, cache: true });
@@ -36,7 +52,9 @@ export class TemplateRenderer implements MessageRenderer {
     const data: Record<string, unknown> = {
       ...message.payload,
       at: formatUtc(message.payload.at),
+      localTime: formatLocal(message.payload.at, locale, message.payload.timeZone),
       expiresAt: formatUtc(message.payload.expiresAt),
+      entries: digestEntries(message.payload.entries),
       ...extras,
       locale,
       host: this.publicUrl.hostname,

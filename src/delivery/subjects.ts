@@ -5,6 +5,9 @@ export const SUBJECTS: Record<string, Record<Locale, string>> = {
   'verification-code': { en: 'Your sign-in verification code', pl: 'Twój kod weryfikacyjny logowania' },
   'new-device-sign-in': { en: 'New sign-in to your account', pl: 'Nowe logowanie na Twoje konto' },
   'new-device-sign-in-company': { en: 'An employee signed in from a new browser', pl: 'Pracownik zalogował się z nowej przeglądarki' },
+  'sign-in-reported-company': { en: "An employee reported a sign-in that wasn't them", pl: 'Pracownik zgłosił cudze logowanie na swoje konto' },
+  'sign-in-digest': { en: 'Daily digest: new-device sign-ins in your company', pl: 'Dzienne podsumowanie: logowania z nowych urządzeń w firmie' },
+  'password-changed': { en: 'Your password was changed', pl: 'Twoje hasło zostało zmienione' },
   'verification-locked': {
     en: 'Someone who knows your password is trying to sign in',
     pl: 'Ktoś, kto zna Twoje hasło, próbuje się zalogować',

@@ -18,6 +18,8 @@ export interface ChallengeView {
   codeLength: number;
   attemptsLeft: number;
   channels: ChannelView[];
+  /** Present when the account must choose a new password together with the code. */
+  passwordChangeRequired?: true;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -39,6 +41,7 @@ export function availableChannels(user: Pick<UserRecord, 'phone'>): Set<Channel>
 
 export function encodeChallengeView(challenge: ChallengeRecord, user: UserRecord, policy: VerificationPolicy): ChallengeView {
   return {
+    ...(user.passwordChangeRequired ? { passwordChangeRequired: true as const } : {}),
     expiresAt: iso(challenge.expiresAt),
     codeLength: policy.codeLength,
     attemptsLeft: attemptsLeft(challenge, policy),

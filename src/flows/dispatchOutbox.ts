@@ -1,13 +1,13 @@
 // Delivers queued messages: claims due rows under a lease, renders, sends, and retries with back-off on failure.
-import { deriveCode } from '../domain/code.js';
 import type { Channel } from '../domain/policy.js';
+import { messageSecrets } from './messageSecrets.js';
 import type { Clock, MessageRenderer, MessageTransport, OutboxStore, QueuedMessage } from './ports.js';
-import { VERIFICATION_CODE_TEMPLATE } from './sendChallengeCode.js';
 
 export interface DispatcherOptions {
   store: OutboxStore;
   clock: Clock;
   secret: string;
+  publicUrl: URL;
   renderer: MessageRenderer;
   transports: Record<Channel, MessageTransport>;
   retryBaseMs: number;
@@ -23,14 +23,6 @@ export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): n
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Values only the dispatcher may put into a message: the code is derived here and never stored. */
-function secretExtras(message: QueuedMessage, secret: string): Record<string, string> {
-  if (message.template !== VERIFICATION_CODE_TEMPLATE) return {};
-  const challengeId = String(message.payload.challengeId);
-  const length = Number(message.payload.codeLength);
-  return { code: deriveCode(secret, challengeId, length) };
-}
-
 /** Delivers every message due now; returns how many were sent. Safe to run in several processes at once. */
 export async function dispatchDueMessages(options: DispatcherOptions): Promise<number> {
   const { store, clock } = options;
@@ -42,7 +34,7 @@ export async function dispatchDueMessages(options: DispatcherOptions): Promise<n
     await Promise.all(
       batch.map(async (message) => {
         try {
-          const rendered = options.renderer.render(message, secretExtras(message, options.secret));
+          const rendered = options.renderer.render(message, messageSecrets(message, options.secret, options.publicUrl));
           await options.transports[message.channel].send(message, rendered);
           await store.markMessageSent(message.id, clock.now());
           sent += 1;

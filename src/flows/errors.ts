@@ -35,5 +35,7 @@ export const tooManyAttempts = make(423, 'too_many_attempts', 'Too many wrong co
 export const verificationLocked = make(423, 'verification_locked', 'Verification is locked for this account after too many wrong codes. Try again later.');
 export const resendTooSoon = make(429, 'resend_too_soon', 'Please wait before sending another code on this channel.');
 export const rateLimited = make(429, 'rate_limited', 'Too many requests. Try again later.');
+export const passwordChangeRequired = make(400, 'password_change_required', 'Choose a new password to finish signing in.');
+export const passwordReused = make(400, 'password_reused', 'Choose a password different from the old one.');
 export const companyNotFound = make(404, 'company_not_found', 'No such company.');
 export const userNotFound = make(404, 'user_not_found', 'No such user.');

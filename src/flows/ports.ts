@@ -3,6 +3,7 @@ import type { Channel } from '../domain/policy.js';
 
 export type Locale = 'en' | 'pl';
 export type Role = 'employee' | 'authorized';
+export type NotificationPreference = 'immediate' | 'digest';
 
 export interface Clock {
   now(): number;
@@ -34,6 +35,8 @@ export interface UserRecord {
   phoneVerifiedAt: number | null;
   verificationLockedUntil: number | null;
   passwordChangeRequired: boolean;
+  notificationPreference: NotificationPreference;
+  timeZone: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -82,6 +85,20 @@ export interface SessionRecord {
   trusted: boolean;
 }
 
+export interface SignInReportRecord {
+  id: string;
+  userId: string;
+  accountDeviceId: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface DigestBatch {
+  recipientId: string;
+  entries: Record<string, string>[];
+}
+
 export interface AuditEvent {
   event: string;
   outcome: 'success' | 'failure' | 'info';
@@ -122,6 +139,8 @@ export type UserPatch = Partial<
     | 'emailVerifiedAt'
     | 'phoneVerifiedAt'
     | 'passwordChangeRequired'
+    | 'notificationPreference'
+    | 'timeZone'
   >
 >;
 
@@ -147,10 +166,24 @@ export interface DeviceStore {
   findAccountDevice(userId: string, deviceId: string): Promise<AccountDeviceRecord | undefined>;
   findAccountDeviceById(id: string): Promise<AccountDeviceRecord | undefined>;
   insertAccountDevice(link: AccountDeviceRecord): Promise<void>;
+  /** Removes the device's authorization and trust for this account. */
+  revokeAccountDevice(id: string, now: number): Promise<void>;
+  /** Removes trust from every device of the account. */
+  revokeAllTrust(userId: string, now: number): Promise<void>;
   updateAccountDevice(
     id: string,
     patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
   ): Promise<void>;
+}
+
+export interface NotificationStore {
+  insertSignInReport(report: SignInReportRecord): Promise<void>;
+  findSignInReport(id: string): Promise<SignInReportRecord | undefined>;
+  /** Atomically marks the report used while unused and unexpired; false if it was not. */
+  useSignInReport(id: string, now: number): Promise<boolean>;
+  insertDigestEntry(recipientId: string, entry: Record<string, string>, now: number): Promise<void>;
+  /** Atomically takes every unsent digest entry, grouped by recipient. */
+  takePendingDigestEntries(now: number): Promise<DigestBatch[]>;
 }
 
 export interface ChallengeStore {
@@ -176,6 +209,9 @@ export interface SessionStore {
   findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
   touchSession(id: string, now: number): Promise<void>;
   revokeSession(id: string, now: number): Promise<void>;
+  revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void>;
+  /** Ends every session of the user except `keepSessionId`. */
+  revokeUserSessions(userId: string, now: number, keepSessionId?: string): Promise<void>;
 }
 
 export interface AuditStore {
@@ -187,9 +223,25 @@ export interface OutboxStore {
   claimDueMessages(now: number, leaseMs: number, limit: number): Promise<QueuedMessage[]>;
   markMessageSent(id: string, now: number): Promise<void>;
   markMessageFailed(id: string, nextAttemptAt: number, error: string, dead: boolean): Promise<void>;
+  /** Messages given up on, or failing and waiting for a retry: what an operator should look at. */
+  listStuckMessages(limit: number): Promise<StuckMessage[]>;
+  /** Puts a dead or waiting message back in line for delivery now. */
+  retryMessage(id: string, now: number): Promise<boolean>;
 }
 
-export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore {
+export interface StuckMessage {
+  id: string;
+  createdAt: number;
+  channel: Channel;
+  template: string;
+  recipient: string;
+  status: string;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+}
+
+export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore, NotificationStore {
   /** Runs `work` in one database transaction; everything it writes commits together or not at all. */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 }

@@ -26,6 +26,8 @@ export interface NewUser {
   locale?: Locale;
   twoFactor?: boolean;
   personalDataVerified?: boolean;
+  /** IANA time zone, already validated; e-mails then show local time beside UTC. */
+  timeZone?: string | null;
 }
 
 export async function createUser(ctx: FlowContext, input: NewUser): Promise<string> {
@@ -51,6 +53,8 @@ export async function createUser(ctx: FlowContext, input: NewUser): Promise<stri
       phoneVerifiedAt: null,
       verificationLockedUntil: null,
       passwordChangeRequired: false,
+      notificationPreference: 'immediate',
+      timeZone: input.timeZone ?? null,
       createdAt: now,
       updatedAt: now,
     };
@@ -69,6 +73,7 @@ export interface UserChanges {
   locale?: Locale;
   twoFactor?: boolean;
   personalDataVerified?: boolean;
+  timeZone?: string | null;
 }
 
 export async function updateUser(ctx: FlowContext, id: string, changes: UserChanges): Promise<void> {
@@ -87,6 +92,7 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
     if (changes.name !== undefined) patch.displayName = changes.name;
     if (changes.role !== undefined) patch.role = changes.role;
     if (changes.locale !== undefined) patch.locale = changes.locale;
+    if (changes.timeZone !== undefined) patch.timeZone = changes.timeZone;
     if (changes.phone !== undefined && changes.phone !== user.phone) {
       Object.assign(patch, { phone: changes.phone, phoneVerifiedAt: null });
       if (user.preferredChannel === ('sms' satisfies Channel)) patch.preferredChannel = null;

@@ -52,7 +52,8 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   const link = device ? await store.findAccountDevice(user.id, device.id) : undefined;
   const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
 
-  if (!needsVerification(requiredSince, link, now)) {
+  // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
+  if (!user.passwordChangeRequired && !needsVerification(requiredSince, link, now)) {
     const done = await store.transaction((tx) =>
       completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false }),
     );

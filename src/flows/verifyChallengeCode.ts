@@ -5,15 +5,18 @@ import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount 
 import type { Channel } from '../domain/policy.js';
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { invalidCode, noChallenge, verificationLocked } from './errors.js';
+import { invalidCode, noChallenge, passwordChangeRequired, passwordReused, verificationLocked } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalAfterRace, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, UserRecord } from './ports.js';
 
 export const VERIFICATION_LOCKED_TEMPLATE = 'verification-locked';
+export const PASSWORD_CHANGED_TEMPLATE = 'password-changed';
 
 export interface VerifyInput extends BrowserTokens {
   code: string;
   trustDevice: boolean;
+  /** Required when the account must change its password (after "This wasn't me"); validated by the caller. */
+  newPassword?: string;
   request: RequestInfo;
 }
 
@@ -28,6 +31,14 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
   const correct = isWellFormedCode(entered, ctx.policy.codeLength) && codeMatches(entered, expected);
   if (!correct) return refuseWrongCode(ctx, challenge, user, input.request);
 
+  // A required password change is asked for only once the code is right, and consumes nothing until it is given.
+  let newPasswordHash: string | undefined;
+  if (user.passwordChangeRequired) {
+    if (!input.newPassword) throw passwordChangeRequired();
+    if (await ctx.hasher.verify(user.passwordHash, input.newPassword)) throw passwordReused();
+    newPasswordHash = await ctx.hasher.hash(input.newPassword);
+  }
+
   const company = await ctx.store.findCompany(user.companyId);
   if (!company) throw noChallenge();
   const done = await ctx.store.transaction(async (tx) => {
@@ -39,6 +50,17 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
       channel === 'sms' ? { phoneVerifiedAt: now, preferredChannel: 'sms' } : { emailVerifiedAt: now, preferredChannel: 'email' },
       now,
     );
+    if (newPasswordHash !== undefined) {
+      // A password change revokes every trusted device and every other session.
+      await tx.updateUser(user.id, { passwordHash: newPasswordHash, passwordChangeRequired: false }, now);
+      await tx.revokeAllTrust(user.id, now);
+      await tx.revokeUserSessions(user.id, now);
+      await tx.enqueueMessage(
+        { channel: 'email', template: PASSWORD_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: input.request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
+        now,
+      );
+      await tx.recordAudit({ event: 'password_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'reported_sign_in' } }, now);
+    }
     await tx.recordAudit({ event: 'code_verified', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, trustDevice: input.trustDevice } }, now);
     return completeSignIn(ctx, tx, {
       user,

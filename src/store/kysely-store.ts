@@ -11,8 +11,12 @@ import type {
   Locale,
   OutgoingMessage,
   QueuedMessage,
+  DigestBatch,
+  NotificationPreference,
   Role,
   SessionRecord,
+  SignInReportRecord,
+  StuckMessage,
   Store,
   UserPatch,
   UserRecord,
@@ -39,6 +43,8 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     phoneVerifiedAt: row.phoneVerifiedAt,
     verificationLockedUntil: row.verificationLockedUntil,
     passwordChangeRequired: row.passwordChangeRequired === 1,
+    notificationPreference: row.notificationPreference as NotificationPreference,
+    timeZone: row.timeZone,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -157,6 +163,19 @@ export class KyselyStore implements Store {
 
   async insertAccountDevice(link: AccountDeviceRecord): Promise<void> {
     await this.db.insertInto('accountDevices').values(link).execute();
+  }
+
+  async revokeAccountDevice(id: string, now: number): Promise<void> {
+    await this.db.updateTable('accountDevices').set({ trustedAt: null, trustedUntil: null, revokedAt: now }).where('id', '=', id).execute();
+  }
+
+  async revokeAllTrust(userId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('accountDevices')
+      .set({ trustedAt: null, trustedUntil: null, revokedAt: now })
+      .where('userId', '=', userId)
+      .where('trustedAt', 'is not', null)
+      .execute();
   }
 
   async updateAccountDevice(
@@ -285,6 +304,58 @@ export class KyselyStore implements Store {
     await this.db.updateTable('sessions').set({ revokedAt: now }).where('id', '=', id).where('revokedAt', 'is', null).execute();
   }
 
+  async revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ revokedAt: now }).where('accountDeviceId', '=', accountDeviceId).where('revokedAt', 'is', null).execute();
+  }
+
+  async revokeUserSessions(userId: string, now: number, keepSessionId?: string): Promise<void> {
+    let query = this.db.updateTable('sessions').set({ revokedAt: now }).where('userId', '=', userId).where('revokedAt', 'is', null);
+    if (keepSessionId) query = query.where('id', '!=', keepSessionId);
+    await query.execute();
+  }
+
+  // Notifications
+
+  async insertSignInReport(report: SignInReportRecord): Promise<void> {
+    await this.db.insertInto('signInReports').values(report).execute();
+  }
+
+  async findSignInReport(id: string): Promise<SignInReportRecord | undefined> {
+    return this.db.selectFrom('signInReports').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async useSignInReport(id: string, now: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('signInReports')
+      .set({ usedAt: now })
+      .where('id', '=', id)
+      .where('usedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async insertDigestEntry(recipientId: string, entry: Record<string, string>, now: number): Promise<void> {
+    await this.db.insertInto('digestEntries').values({ id: newId(), recipientId, createdAt: now, payload: JSON.stringify(entry), sentAt: null }).execute();
+  }
+
+  async takePendingDigestEntries(now: number): Promise<DigestBatch[]> {
+    const rows = await this.db
+      .updateTable('digestEntries')
+      .set({ sentAt: now })
+      .where('sentAt', 'is', null)
+      .returning(['recipientId', 'payload', 'createdAt'])
+      .execute();
+    const batches = new Map<string, { at: number; entry: Record<string, string> }[]>();
+    for (const row of rows) {
+      const list = batches.get(row.recipientId) ?? [];
+      list.push({ at: row.createdAt, entry: JSON.parse(row.payload) as Record<string, string> });
+      batches.set(row.recipientId, list);
+    }
+    return [...batches].map(([recipientId, list]) => ({ recipientId, entries: list.sort((a, b) => a.at - b.at).map((e) => e.entry) }));
+  }
+
   // Audit
 
   async recordAudit(event: AuditEvent, at: number): Promise<void> {
@@ -354,6 +425,28 @@ export class KyselyStore implements Store {
     await this.db.updateTable('outbox').set({ status: 'sent', sentAt: now, leasedUntil: null, lastError: null }).where('id', '=', id).execute();
   }
 
+  async listStuckMessages(limit: number): Promise<StuckMessage[]> {
+    const rows = await this.db
+      .selectFrom('outbox')
+      .select(stuckColumns)
+      .where((eb) => eb.or([eb('status', '=', 'dead'), eb.and([eb('status', '=', 'pending'), eb('attempts', '>', 0)])]))
+      .orderBy('createdAt')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ ...row, channel: row.channel as Channel }));
+  }
+
+  async retryMessage(id: string, now: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('outbox')
+      .set({ status: 'pending', nextAttemptAt: now, leasedUntil: null, attempts: 0 })
+      .where('id', '=', id)
+      .where('status', 'in', ['dead', 'pending'])
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async markMessageFailed(id: string, nextAttemptAt: number, error: string, dead: boolean): Promise<void> {
     await this.db
       .updateTable('outbox')
@@ -362,6 +455,8 @@ export class KyselyStore implements Store {
       .execute();
   }
 }
+
+const stuckColumns = ['id', 'createdAt', 'channel', 'template', 'recipient', 'status', 'attempts', 'nextAttemptAt', 'lastError'] as const;
 
 /** Nothing in the outbox or audit log may be read as a secret; this raw reader is for tests and the CLI. */
 export async function countPendingMessages(db: Kysely<Database>): Promise<number> {

@@ -26,6 +26,8 @@ export interface UsersTable {
   phoneVerifiedAt: number | null;
   verificationLockedUntil: number | null;
   passwordChangeRequired: Generated<number>;
+  notificationPreference: Generated<string>;
+  timeZone: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -111,6 +113,23 @@ export interface OutboxTable {
   lastError: string | null;
 }
 
+export interface SignInReportsTable {
+  id: string;
+  userId: string;
+  accountDeviceId: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface DigestEntriesTable {
+  id: string;
+  recipientId: string;
+  createdAt: number;
+  payload: string;
+  sentAt: number | null;
+}
+
 export interface Database {
   companies: CompaniesTable;
   users: UsersTable;
@@ -121,4 +140,6 @@ export interface Database {
   sessions: SessionsTable;
   auditEvents: AuditEventsTable;
   outbox: OutboxTable;
+  signInReports: SignInReportsTable;
+  digestEntries: DigestEntriesTable;
 }

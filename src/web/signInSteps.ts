@@ -65,11 +65,18 @@ export async function sendStep(deps: WebDeps, request: FastifyRequest, channel: 
   }
 }
 
-export async function verifyStep(deps: WebDeps, request: FastifyRequest, reply: FastifyReply, code: string, trustDevice: boolean): Promise<CompletedSignIn> {
+export async function verifyStep(
+  deps: WebDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: string,
+  trustDevice: boolean,
+  newPassword?: string,
+): Promise<CompletedSignIn> {
   const info = requestInfo(request);
   refuse(await deps.limiters.codeFailuresPerIp.check(info.ip));
   try {
-    const done = await verifyChallengeCode(deps.ctx, { ...browserTokens(deps, request), code, trustDevice, request: info });
+    const done = await verifyChallengeCode(deps.ctx, { ...browserTokens(deps, request), code, trustDevice, newPassword, request: info });
     setSignedInCookies(deps, reply, done);
     return done;
   } catch (error) {

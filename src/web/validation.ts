@@ -46,6 +46,19 @@ export const phoneField = z
   });
 
 export const localeField = z.enum(['en', 'pl']);
+
+/** An IANA time zone name such as Europe/Warsaw. */
+export const timeZoneField = z
+  .string()
+  .max(64)
+  .refine((value) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: value });
+      return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(value);
+    } catch {
+      return false;
+    }
+  }, 'timeZone must be an IANA time zone such as Europe/Warsaw');
 export const roleField = z.enum(['employee', 'authorized']);
 
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {

@@ -41,7 +41,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
     await store.insertUser({
       id: userId, companyId, email: `${userId}@acme.example`, displayName: 'U', passwordHash: 'x', phone: null, locale: 'en', role: 'employee',
       personalDataVerifiedAt: null, twoFactorEnabledAt: now, preferredChannel: null, emailVerifiedAt: null, phoneVerifiedAt: null,
-      verificationLockedUntil: null, passwordChangeRequired: false, createdAt: now, updatedAt: now,
+      verificationLockedUntil: null, passwordChangeRequired: false, notificationPreference: 'immediate', timeZone: null, createdAt: now, updatedAt: now,
     });
     await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
     const challenge = { id: newId(), userId, deviceId, openedAt: now, expiresAt: now + 900_000, attempts: 0, consumedAt: null, ip: '127.0.0.1', emailSentAt: null, smsSentAt: null };

@@ -6,7 +6,7 @@ import { DoormanError, unauthenticated } from '../../flows/errors.js';
 import { createCompany, createUser, updateUser } from '../../flows/provisioning.js';
 import type { WebDeps } from '../deps.js';
 import { assertSameOriginJson } from '../security.js';
-import { emailField, localeField, nameField, newPasswordField, parseInput, phoneField, roleField } from '../validation.js';
+import { emailField, localeField, nameField, newPasswordField, parseInput, phoneField, roleField, timeZoneField } from '../validation.js';
 
 const companyBody = z.object({ name: nameField });
 const userBody = z.object({
@@ -19,6 +19,7 @@ const userBody = z.object({
   locale: localeField.optional(),
   twoFactor: z.boolean().optional(),
   personalDataVerified: z.boolean().optional(),
+  timeZone: timeZoneField.nullable().optional(),
 });
 const userPatch = z
   .object({
@@ -30,6 +31,7 @@ const userPatch = z
     locale: localeField,
     twoFactor: z.boolean(),
     personalDataVerified: z.boolean(),
+    timeZone: timeZoneField.nullable(),
   })
   .partial()
   .strict();

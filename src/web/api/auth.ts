@@ -9,14 +9,17 @@ import { lookupSession, signOut, type ActiveSession } from '../../flows/sessions
 import type { WebDeps } from '../deps.js';
 import { assertSameOriginJson, requestInfo } from '../security.js';
 import { browserTokens, passwordStep, sendStep, verifyStep } from '../signInSteps.js';
-import { emailField, parseInput, passwordField } from '../validation.js';
+import { emailField, newPasswordField, parseInput, passwordField } from '../validation.js';
+import { isVerifiedRepresentative, setNotificationPreference } from '../../flows/accountSettings.js';
 
 const loginBody = z.object({ email: emailField, password: passwordField });
 const sendBody = z.object({ channel: z.enum(CHANNELS) });
 const verifyBody = z.object({
   code: z.string().max(64, 'code is too long'),
   trustDevice: z.boolean().optional().default(false),
+  newPassword: newPasswordField.optional(),
 });
+const settingsBody = z.object({ notificationPreference: z.enum(['immediate', 'digest']) }).partial().strict();
 
 export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const origin = deps.config.publicUrl.origin;
@@ -51,7 +54,7 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
   app.post('/login/challenge/verify', async (request, reply) => {
     const body = parseInput(verifyBody, request.body);
     if (!deps.cookies.read(request, 'pending')) throw noChallenge();
-    const done = await verifyStep(deps, request, reply, body.code, body.trustDevice);
+    const done = await verifyStep(deps, request, reply, body.code, body.trustDevice, body.newPassword);
     return { status: 'authenticated', user: encodeUser(done.user), device: encodeDevice(done.link, deps.ctx.clock.now(), done.requiredSince) };
   });
 
@@ -62,6 +65,18 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
       device: encodeDevice(active.link, deps.ctx.clock.now(), active.requiredSince),
       session: encodeSession(active.session, active.expiresAt),
     };
+  });
+
+  app.get('/me/settings', async (request) => {
+    const active = await requireSession(request);
+    return { notificationPreference: active.user.notificationPreference, representative: isVerifiedRepresentative(active.user) };
+  });
+
+  app.patch('/me/settings', async (request) => {
+    const active = await requireSession(request);
+    const body = parseInput(settingsBody, request.body);
+    if (body.notificationPreference) await setNotificationPreference(deps.ctx, active, body.notificationPreference, requestInfo(request));
+    return { notificationPreference: body.notificationPreference ?? active.user.notificationPreference, representative: isVerifiedRepresentative(active.user) };
   });
 
   app.post('/logout', async (request, reply) => {

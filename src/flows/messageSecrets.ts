@@ -1,0 +1,17 @@
+// Values only the dispatcher puts into a message, derived under the server secret at delivery: codes and report links.
+import { deriveCode } from '../domain/code.js';
+import { reportToken } from '../domain/reportToken.js';
+import { NEW_DEVICE_TEMPLATE } from './notifyNewDeviceSignIn.js';
+import type { QueuedMessage } from './ports.js';
+import { VERIFICATION_CODE_TEMPLATE } from './sendChallengeCode.js';
+
+export function messageSecrets(message: QueuedMessage, secret: string, publicUrl: URL): Record<string, string> {
+  const { payload } = message;
+  if (message.template === VERIFICATION_CODE_TEMPLATE) {
+    return { code: deriveCode(secret, String(payload.challengeId), Number(payload.codeLength)) };
+  }
+  if (message.template === NEW_DEVICE_TEMPLATE && typeof payload.reportId === 'string') {
+    return { reportUrl: new URL(`/report/${reportToken(secret, payload.reportId)}`, publicUrl).toString() };
+  }
+  return {};
+}
