@@ -16,7 +16,6 @@ function doorman(args: string[], input?: string): string {
 }
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
   dir = mkdtempSync(join(tmpdir(), 'doorman-cli-'));
   env = { ...process.env, DOORMAN_DATABASE_URL: join(dir, 'doorman.sqlite'), DOORMAN_LOG_LEVEL: 'silent' };
 });

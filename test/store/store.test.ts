@@ -95,6 +95,19 @@ describe.each(kinds)('store on %s', (kind, create) => {
     expect((await store.claimDueMessages(now + 60_000, 60_000, 10)).length).toBeGreaterThanOrEqual(6);
   });
 
+  it.skipIf(skip)('a message given up on is listed for the operator and can be put back in line', async () => {
+    const id = await store.enqueueMessage({ channel: 'email', template: 'dead-letter', recipient: 'a@b.c', locale: 'en', payload: {} }, now);
+    await store.markMessageFailed(id, now + 1000, 'Error: connection refused', true);
+    const stuck = await store.listStuckMessages(1000);
+    expect(stuck.find((m) => m.id === id)).toMatchObject({ status: 'dead', lastError: 'Error: connection refused' });
+    expect(await store.retryMessage(id, now + 5)).toBe(true);
+    const again = await store.claimDueMessages(now + 5, 60_000, 100);
+    expect(again.map((m) => m.id)).toContain(id);
+    await store.markMessageSent(id, now + 6);
+    expect((await store.listStuckMessages(1000)).find((m) => m.id === id)).toBeUndefined();
+    expect(await store.retryMessage(id, now + 7)).toBe(false);
+  });
+
   it.skipIf(skip)('rate limits live in the same database and refuse past the budget', async () => {
     const { probe } = await createLimiters(database, { probe: { points: 3, durationSeconds: 60 } });
     const key = newId();
