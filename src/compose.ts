@@ -106,7 +106,6 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
       transports: { email, sms },
       retryBaseMs: config.outbox.retryBaseMs,
       retryMaxMs: config.outbox.retryMaxMs,
-      maxAttempts: config.outbox.maxAttempts,
       onError: (error, message) =>
         app.log.warn({ outboxId: message?.id, template: message?.template, attempts: message?.attempts, err: error instanceof Error ? error.message : 'unknown' }, 'message delivery failed, will retry'),
     },

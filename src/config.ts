@@ -30,7 +30,6 @@ export const SENDS_PER_IP_PER_HOUR = 30;
 export const OUTBOX_POLL_MS = 1000;
 export const OUTBOX_RETRY_BASE_MS = 2000;
 export const OUTBOX_RETRY_MAX_MS = 10 * 60 * 1000;
-export const OUTBOX_MAX_ATTEMPTS = 40;
 
 // Representatives' daily digest of new-device sign-ins goes out at this hour (UTC).
 export const DIGEST_HOUR_UTC = 7;
@@ -76,7 +75,7 @@ export interface Config {
     codeFailuresPerIpPerMinute: number;
     sendsPerIpPerHour: number;
   };
-  outbox: { pollMs: number; retryBaseMs: number; retryMaxMs: number; maxAttempts: number };
+  outbox: { pollMs: number; retryBaseMs: number; retryMaxMs: number };
   digestHourUtc: number;
 }
 
@@ -232,7 +231,6 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: read(env, 'DOORMAN_OUTBOX_POLL_MS') ?? OUTBOX_POLL_MS,
       retryBaseMs: read(env, 'DOORMAN_OUTBOX_RETRY_BASE_MS') ?? OUTBOX_RETRY_BASE_MS,
       retryMaxMs: OUTBOX_RETRY_MAX_MS,
-      maxAttempts: OUTBOX_MAX_ATTEMPTS,
     },
     digestHourUtc: read(env, 'DOORMAN_DIGEST_HOUR_UTC') ?? DIGEST_HOUR_UTC,
   };

@@ -2,6 +2,7 @@
 import type { Channel } from '../domain/policy.js';
 import { messageSecrets } from './messageSecrets.js';
 import type { Clock, MessageRenderer, MessageTransport, OutboxStore, QueuedMessage } from './ports.js';
+import { VERIFICATION_CODE_TEMPLATE } from './sendChallengeCode.js';
 
 export interface DispatcherOptions {
   store: OutboxStore;
@@ -12,7 +13,6 @@ export interface DispatcherOptions {
   transports: Record<Channel, MessageTransport>;
   retryBaseMs: number;
   retryMaxMs: number;
-  maxAttempts: number;
   /** How long a claimed row stays with this dispatcher before another may take it. */
   leaseMs?: number;
   batchSize?: number;
@@ -21,6 +21,21 @@ export interface DispatcherOptions {
 
 export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+}
+
+/** A verification code nobody can use any more is not worth sending. */
+function hasLapsed(message: QueuedMessage, now: number): boolean {
+  if (message.template !== VERIFICATION_CODE_TEMPLATE || typeof message.payload.expiresAt !== 'string') return false;
+  return now >= Date.parse(message.payload.expiresAt);
+}
+
+/** SMTP 5xx for this message, or a transport that marks its refusal permanent. */
+export function isPermanent(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { permanent, responseCode } = error as { permanent?: unknown; responseCode?: unknown };
+  if (permanent === true) return true;
+  // 5xx except authentication and policy problems of our own (530, 535, 554 on connect) that an operator can fix.
+  return typeof responseCode === 'number' && responseCode >= 550 && responseCode <= 553;
 }
 
 /** Delivers every message due now; returns how many were sent. Safe to run in several processes at once. */
@@ -34,13 +49,18 @@ export async function dispatchDueMessages(options: DispatcherOptions): Promise<n
     await Promise.all(
       batch.map(async (message) => {
         try {
+          if (hasLapsed(message, clock.now())) {
+            await store.markMessageLapsed(message.id, clock.now());
+            return;
+          }
           const rendered = options.renderer.render(message, messageSecrets(message, options.secret, options.publicUrl));
           await options.transports[message.channel].send(message, rendered);
           await store.markMessageSent(message.id, clock.now());
           sent += 1;
         } catch (error) {
           options.onError?.(error, message);
-          const dead = message.attempts >= options.maxAttempts;
+          // Outages are retried for as long as they last; only a refusal of this very message gives up.
+          const dead = isPermanent(error);
           const next = clock.now() + retryDelayMs(message.attempts, options.retryBaseMs, options.retryMaxMs);
           const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'delivery failed';
           await store.markMessageFailed(message.id, next, reason, dead);

@@ -202,6 +202,13 @@ export interface ChallengeStore {
   countCodeFailures(userId: string, since: number): Promise<number>;
   /** Sets the verification lock unless one is already in force; true when this call set it. */
   lockVerification(userId: string, until: number, now: number): Promise<boolean>;
+  /**
+   * Holds the account's row for the rest of the transaction if verification is not locked, so
+   * concurrent code checks for one account run one after another; false when it is locked.
+   */
+  holdUnlockedAccount(userId: string, now: number): Promise<boolean>;
+  /** Holds the device's row for the rest of the transaction (one challenge per account and browser). */
+  holdDevice(deviceId: string, now: number): Promise<void>;
 }
 
 export interface SessionStore {
@@ -223,6 +230,8 @@ export interface OutboxStore {
   claimDueMessages(now: number, leaseMs: number, limit: number): Promise<QueuedMessage[]>;
   markMessageSent(id: string, now: number): Promise<void>;
   markMessageFailed(id: string, nextAttemptAt: number, error: string, dead: boolean): Promise<void>;
+  /** A message that no longer has a point (a code past its expiry) is closed without sending. */
+  markMessageLapsed(id: string, now: number): Promise<void>;
   /** Messages given up on, or failing and waiting for a retry: what an operator should look at. */
   listStuckMessages(limit: number): Promise<StuckMessage[]>;
   /** Puts a dead or waiting message back in line for delivery now. */
@@ -259,7 +268,10 @@ export interface RenderedMessage {
   html?: string;
 }
 
-/** Delivers one rendered message; throws when the peer did not accept it. */
+/**
+ * Delivers one rendered message; throws when the peer did not accept it. An error with
+ * `permanent: true` (the peer refused this message for good) is not retried.
+ */
 export interface MessageTransport {
   send(message: QueuedMessage, rendered: RenderedMessage): Promise<void>;
 }

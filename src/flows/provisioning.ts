@@ -4,6 +4,7 @@ import { newId } from '../domain/tokens.js';
 import type { FlowContext } from './context.js';
 import { companyNotFound, emailTaken, userNotFound } from './errors.js';
 import type { Locale, Role, UserPatch, UserRecord } from './ports.js';
+import { PASSWORD_CHANGED_TEMPLATE } from './verifyChallengeCode.js';
 
 export async function createCompany(ctx: FlowContext, input: { name: string }): Promise<string> {
   const id = newId();
@@ -101,9 +102,25 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
     if (changes.twoFactor !== undefined) patch.twoFactorEnabledAt = changes.twoFactor ? (user.twoFactorEnabledAt ?? now) : null;
     if (changes.personalDataVerified !== undefined) patch.personalDataVerifiedAt = changes.personalDataVerified ? (user.personalDataVerifiedAt ?? now) : null;
     await tx.updateUser(id, patch, now);
+    if (passwordHash !== undefined) {
+      // A new password ends every trusted device and every session, and the user hears of it.
+      await tx.revokeAllTrust(id, now);
+      await tx.revokeUserSessions(id, now);
+      await tx.enqueueMessage(
+        {
+          channel: 'email',
+          template: PASSWORD_CHANGED_TEMPLATE,
+          recipient: changes.email ?? user.email,
+          locale: changes.locale ?? user.locale,
+          payload: { name: changes.name ?? user.displayName, ip: null, at: new Date(now).toISOString(), timeZone: user.timeZone },
+        },
+        now,
+      );
+    }
     await tx.recordAudit(
       { event: 'user_updated', outcome: 'success', userId: id, companyId: user.companyId, detail: { fields: Object.keys(changes).sort().join(',') } },
       now,
     );
   });
+  if (passwordHash !== undefined) ctx.messagesQueued();
 }

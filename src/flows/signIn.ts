@@ -74,6 +74,9 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
       deviceId = newId();
       deviceToken = newToken();
       await tx.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, hashToken(deviceToken));
+    } else {
+      // Two sign-ins from one browser at once must not open two challenges (two codes).
+      await tx.holdDevice(deviceId, now);
     }
     // One challenge per (account, browser) while it lives: signing in again reuses it, same code, nothing sent.
     let challenge: ChallengeRecord | undefined = await tx.findOpenChallenge(user.id, deviceId, now);

@@ -42,6 +42,8 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
   const company = await ctx.store.findCompany(user.companyId);
   if (!company) throw noChallenge();
   const done = await ctx.store.transaction(async (tx) => {
+    // The account row is held first, so a lock set by a concurrent wrong code is seen here.
+    if (!(await tx.holdUnlockedAccount(user.id, now))) return 'locked' as const;
     // The consuming UPDATE is the race gate: of two requests with the right code, one wins.
     if (!(await tx.consumeChallenge(challenge.id, now, ctx.policy.maxCodeAttempts))) return undefined;
     const channel = lastUsedChannel(challenge);
@@ -71,6 +73,7 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
       verified: true,
     });
   });
+  if (done === 'locked') throw verificationLocked();
   if (!done) throw await refusalAfterRace(ctx, challenge.id);
   ctx.messagesQueued();
   return done;
@@ -84,8 +87,10 @@ function lastUsedChannel(challenge: ChallengeRecord): Channel {
 async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, user: UserRecord, request: RequestInfo): Promise<never> {
   const now = ctx.clock.now();
   const outcome = await ctx.store.transaction(async (tx) => {
+    // Held account row: concurrent wrong codes for one account are counted one after another, so the lock trips at exactly the limit.
+    if (!(await tx.holdUnlockedAccount(user.id, now))) return { attempts: undefined, lockedNow: false, accountLocked: true };
     const attempts = await tx.addChallengeAttempt(challenge.id, ctx.policy.maxCodeAttempts);
-    if (attempts === undefined) return { attempts: undefined, lockedNow: false };
+    if (attempts === undefined) return { attempts: undefined, lockedNow: false, accountLocked: false };
     // Wrong codes also count per account across challenges; a new challenge never resets them.
     await tx.insertCodeFailure(user.id, now);
     const failures = await tx.countCodeFailures(user.id, failureWindowStart(now, ctx.policy));
@@ -99,9 +104,10 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
       await tx.recordAudit({ event: 'verification_locked', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { failures } }, now);
     }
     await tx.recordAudit({ event: 'code_verified', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { attempts } }, now);
-    return { attempts, lockedNow };
+    return { attempts, lockedNow, accountLocked: false };
   });
   if (outcome.lockedNow) ctx.messagesQueued();
+  if (outcome.accountLocked) throw verificationLocked();
   if (outcome.attempts === undefined) throw await refusalAfterRace(ctx, challenge.id);
   throw invalidCode({ attemptsLeft: attemptsLeft({ ...challenge, attempts: outcome.attempts }, ctx.policy) });
 }

@@ -278,6 +278,22 @@ export class KyselyStore implements Store {
     return row !== undefined;
   }
 
+  async holdUnlockedAccount(userId: string, now: number): Promise<boolean> {
+    // A no-op UPDATE takes the row lock on PostgreSQL; SQLite runs one write transaction at a time anyway.
+    const row = await this.db
+      .updateTable('users')
+      .set((eb) => ({ updatedAt: eb.ref('updatedAt') }))
+      .where('id', '=', userId)
+      .where((eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]))
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async holdDevice(deviceId: string, now: number): Promise<void> {
+    await this.db.updateTable('devices').set({ lastSeenAt: now }).where('id', '=', deviceId).execute();
+  }
+
   // Sessions
 
   async insertSession(session: SessionRecord, tokenHash: string): Promise<void> {
@@ -423,6 +439,10 @@ export class KyselyStore implements Store {
 
   async markMessageSent(id: string, now: number): Promise<void> {
     await this.db.updateTable('outbox').set({ status: 'sent', sentAt: now, leasedUntil: null, lastError: null }).where('id', '=', id).execute();
+  }
+
+  async markMessageLapsed(id: string, now: number): Promise<void> {
+    await this.db.updateTable('outbox').set({ status: 'lapsed', sentAt: now, leasedUntil: null }).where('id', '=', id).execute();
   }
 
   async listStuckMessages(limit: number): Promise<StuckMessage[]> {

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { adminApi } from './admin/routes.js';
 import { authApi } from './api/auth.js';
 import type { WebDeps } from './deps.js';
+import { pickLocale, translator } from './i18n.js';
 import { pageRoutes } from './pages/routes.js';
 import { registerJsonParser, sendError, toPublicError } from './security.js';
 
@@ -67,7 +68,15 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     const mapped = toPublicError(error);
     if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ error: mapped.body.error }, 'request refused');
-    return sendError(reply, error);
+    // Pages answer with a page; the API (and anything that did not ask for HTML) with JSON.
+    const wantsHtml = !request.url.startsWith('/api/') && (request.headers.accept ?? '').includes('text/html');
+    if (!wantsHtml) return sendError(reply, error);
+    const t = translator(pickLocale(request));
+    if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
+    return reply
+      .code(mapped.status)
+      .header('Cache-Control', 'no-store')
+      .view('message.eta', { t, lang: pickLocale(request), title: mapped.status >= 500 ? 'Error' : mapped.body.message, text: mapped.body.message, linkHref: '/login', linkText: t('common.login') });
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', message: 'Not found.' }));
 

@@ -30,17 +30,22 @@ export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply
   const { limiters } = deps;
   const info = requestInfo(request);
   const accountKey = normalizeEmail(email);
+  // Counted before the password is checked, so a burst of parallel guesses cannot outrun the limit;
+  // a right password gives the points back, since only failures should use up a budget.
   refuse(await limiters.loginPerIp.consume(info.ip));
-  refuse(await limiters.loginFailuresPerAccount.check(accountKey));
+  const account = await limiters.loginFailuresPerAccount.consume(accountKey);
+  if (!account.allowed) {
+    await limiters.loginPerIp.refund(info.ip);
+    refuse(account);
+  }
   let result: SignInResult;
   try {
     result = await signIn(deps.ctx, { email, password, deviceToken: deps.cookies.read(request, 'device'), request: info });
   } catch (error) {
-    if (isCode(error, 'invalid_credentials')) await limiters.loginFailuresPerAccount.consume(accountKey);
+    if (!isCode(error, 'invalid_credentials')) await Promise.all([limiters.loginPerIp.refund(info.ip), limiters.loginFailuresPerAccount.refund(accountKey)]);
     throw error;
   }
-  // Only failures should use up an address's budget; an honest office behind one NAT signs in often.
-  await limiters.loginPerIp.refund(info.ip);
+  await Promise.all([limiters.loginPerIp.refund(info.ip), limiters.loginFailuresPerAccount.refund(accountKey)]);
   if (result.status === 'authenticated') {
     setSignedInCookies(deps, reply, result);
   } else {
@@ -74,13 +79,15 @@ export async function verifyStep(
   newPassword?: string,
 ): Promise<CompletedSignIn> {
   const info = requestInfo(request);
-  refuse(await deps.limiters.codeFailuresPerIp.check(info.ip));
+  // Counted first and given back unless the code was wrong, so parallel guesses cannot outrun the limit.
+  refuse(await deps.limiters.codeFailuresPerIp.consume(info.ip));
   try {
     const done = await verifyChallengeCode(deps.ctx, { ...browserTokens(deps, request), code, trustDevice, newPassword, request: info });
     setSignedInCookies(deps, reply, done);
+    await deps.limiters.codeFailuresPerIp.refund(info.ip);
     return done;
   } catch (error) {
-    if (isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.consume(info.ip);
+    if (!isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.refund(info.ip);
     throw error;
   }
 }

@@ -32,8 +32,10 @@ afterAll(async () => {
   await sink?.stop();
 });
 
+// The browser uses the public URL (http://localhost:<port>), as users do: form posts from any other origin are refused.
 async function newPage(storageState?: StorageState): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ baseURL: doorman.baseUrl, storageState });
+  const context = await browser.newContext({ baseURL: doorman.doorman.config.publicUrl.origin, storageState });
+  context.setDefaultTimeout(15_000);
   openContexts.push(context);
   return { context, page: await context.newPage() };
 }
@@ -42,11 +44,12 @@ const codeMails = (email: string) => sink.to(email).filter(isCodeMail).length;
 const pathOf = (page: Page) => new URL(page.url()).pathname;
 const mainText = (page: Page) => page.locator('main').innerText();
 /** Lets the outbox (polled every 100 ms) deliver anything still queued before counting e-mails. */
-const settle = (ms = 1_500) => new Promise((resolve) => setTimeout(resolve, ms));
+const settle = (ms = 1_000) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Password step on /login; returns once the browser has left the login page. */
 async function logIn(page: Page, user: User): Promise<void> {
-  await page.goto('/login');
+  const shown = await page.goto('/login');
+  expect(shown?.status(), await shown?.text()).toBe(200);
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
   await Promise.all([page.waitForURL((url) => url.pathname !== '/login'), page.getByRole('button', { name: 'Log in' }).click()]);
@@ -92,7 +95,7 @@ describe('sign-in pages in a real browser', () => {
       await page.reload();
       expect(pathOf(page)).toBe('/login/verify');
     }
-    await settle();
+    await settle(1_500);
     expect(codeMails(user.email)).toBe(1);
 
     const masked = `${user.email.slice(0, 1)}***@acme.example`;

@@ -40,6 +40,7 @@ export async function startDoorman(env: Record<string, string> = {}, options: Do
   const config = loadConfig({
     DOORMAN_DATABASE_URL: join(dir, 'doorman.sqlite'),
     DOORMAN_PORT: String(port),
+    DOORMAN_PUBLIC_URL: `http://127.0.0.1:${port}`,
     DOORMAN_SECRET: TEST_SECRET,
     DOORMAN_ADMIN_TOKEN: ADMIN_TOKEN,
     DOORMAN_OUTBOX_POLL_MS: '100',
