@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { ACCOUNT_FAILURES_PER_HOUR, ACCOUNT_LOCK_SECONDS, PENDING_COOKIE_EXTRA_SECONDS, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS, type Config } from './config.js';
 import { DevMailbox } from './delivery/devMailbox.js';
 import { TemplateRenderer } from './delivery/renderer.js';
+import { HttpSmsTransport } from './delivery/httpSms.js';
+import { SmppTransport } from './delivery/smpp.js';
 import { createSmtpTransport, type SmtpTransport } from './delivery/smtp.js';
 import type { VerificationPolicy } from './domain/policy.js';
 import type { FlowContext } from './flows/context.js';
@@ -13,7 +15,7 @@ import { systemClock, type Clock, type MessageTransport, type PasswordHasher } f
 import { openDatabase, type OpenDatabase } from './store/db.js';
 import { KyselyStore } from './store/kysely-store.js';
 import { migrateToLatest } from './store/migrate.js';
-import { createLimiters } from './store/rateLimits.js';
+import { createLimiters, createSendLimits } from './store/rateLimits.js';
 import { buildApp } from './web/app.js';
 import { createCookieJar } from './web/cookies.js';
 import type { LimiterName } from './web/deps.js';
@@ -58,8 +60,9 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
   const store = new KyselyStore(database.db, database.kind);
   const clock = options.clock ?? systemClock;
 
-  // The dev mailbox stands in for every transport that is not configured, outside production only.
-  const mailbox = !config.production && (!config.smtpUrl || !config.smsUrl) ? new DevMailbox() : undefined;
+  // The dev mailbox stands in while no e-mail transport is configured, outside production only;
+  // it then takes SMS too unless an SMS provider is set. With real e-mail and no SMS provider, SMS is off.
+  const mailbox = !config.production && !config.smtpUrl ? new DevMailbox() : undefined;
   let smtp: SmtpTransport | undefined;
   let email: MessageTransport;
   if (config.smtpUrl) {
@@ -70,7 +73,27 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
   } else {
     throw new Error('no e-mail transport: set DOORMAN_SMTP_URL');
   }
-  const sms = mailbox?.transport() ?? { send: async () => Promise.reject(new Error('no SMS transport configured')) };
+  // Transport events are logged once the app (and its logger) exists.
+  let logEvent = (_event: string, _fields: Record<string, unknown>) => {};
+  let smpp: SmppTransport | undefined;
+  let sms: MessageTransport | undefined = mailbox?.transport();
+  if (config.smsUrl?.startsWith('smpp:')) {
+    smpp = new SmppTransport(new URL(config.smsUrl), { onEvent: (event, fields) => logEvent(event, fields) });
+    sms = smpp;
+  } else if (config.smsUrl) {
+    sms = new HttpSmsTransport(new URL(config.smsUrl), config.smsSigningKey ?? '');
+  }
+  const noSms: MessageTransport = { send: async () => Promise.reject(new Error('no SMS transport configured')) };
+
+  const limits = config.rateLimits;
+  const sendLimits = await createSendLimits(database, {
+    emailPerAccountHour: { points: limits.emailPerAccountPerHour, durationSeconds: 3600 },
+    emailPerAccountDay: { points: limits.emailPerAccountPerDay, durationSeconds: 86_400 },
+    smsPerAccountHour: { points: limits.smsPerAccountPerHour, durationSeconds: 3600 },
+    smsPerAccountDay: { points: limits.smsPerAccountPerDay, durationSeconds: 86_400 },
+    smsPerNumberDay: { points: limits.smsPerNumberPerDay, durationSeconds: 86_400 },
+    smsPerIpHour: { points: limits.smsPerIpPerHour, durationSeconds: 3600 },
+  });
 
   let dispatcher: OutboxDispatcher | undefined;
   const ctx: FlowContext = {
@@ -81,9 +104,10 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     hasher: options.hasher ?? (await createPasswordHasher()),
     publicUrl: config.publicUrl,
     messagesQueued: () => dispatcher?.wake(),
+    sendLimits,
+    sms: { enabled: sms !== undefined, countries: config.smsCountries },
   };
 
-  const limits = config.rateLimits;
   const limiters = await createLimiters<LimiterName>(database, {
     loginPerIp: { points: limits.loginPerIpPerMinute, durationSeconds: 60 },
     loginFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
@@ -103,7 +127,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
       secret: config.secret,
       publicUrl: config.publicUrl,
       renderer: new TemplateRenderer(config.publicUrl),
-      transports: { email, sms },
+      transports: { email, sms: sms ?? noSms },
       retryBaseMs: config.outbox.retryBaseMs,
       retryMaxMs: config.outbox.retryMaxMs,
       onError: (error, message) =>
@@ -111,6 +135,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     },
     config.outbox.pollMs,
   );
+  logEvent = (event, fields) => app.log.info(fields, event);
   if (options.dispatch !== false) dispatcher.start();
 
   // The daily digest runs in every instance; entries are taken atomically, so each goes out once.
@@ -138,6 +163,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
       await app.close();
       await started.stop();
       smtp?.close();
+      smpp?.close();
       await database.close();
     },
   };

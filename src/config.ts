@@ -26,6 +26,14 @@ export const LOGIN_FAILURES_PER_ACCOUNT_PER_15_MINUTES = 10;
 export const CODE_FAILURES_PER_IP_PER_MINUTE = 30;
 export const SENDS_PER_IP_PER_HOUR = 30;
 
+// Code sends (anti-pumping): per account and channel, per phone number, per IP.
+export const EMAIL_SENDS_PER_ACCOUNT_PER_HOUR = 10;
+export const EMAIL_SENDS_PER_ACCOUNT_PER_DAY = 30;
+export const SMS_SENDS_PER_ACCOUNT_PER_HOUR = 5;
+export const SMS_SENDS_PER_ACCOUNT_PER_DAY = 10;
+export const SMS_SENDS_PER_NUMBER_PER_DAY = 10;
+export const SMS_SENDS_PER_IP_PER_HOUR = 20;
+
 // Outbox delivery.
 export const OUTBOX_POLL_MS = 1000;
 export const OUTBOX_RETRY_BASE_MS = 2000;
@@ -61,6 +69,7 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   smsUrl: string | undefined;
+  smsSigningKey: string | undefined;
   codeTtlSeconds: number;
   resendCooldownSeconds: number;
   codeLength: number;
@@ -74,6 +83,12 @@ export interface Config {
     loginFailuresPerAccount: number;
     codeFailuresPerIpPerMinute: number;
     sendsPerIpPerHour: number;
+    emailPerAccountPerHour: number;
+    emailPerAccountPerDay: number;
+    smsPerAccountPerHour: number;
+    smsPerAccountPerDay: number;
+    smsPerNumberPerDay: number;
+    smsPerIpPerHour: number;
   };
   outbox: { pollMs: number; retryBaseMs: number; retryMaxMs: number };
   digestHourUtc: number;
@@ -110,7 +125,8 @@ const fields = {
   DOORMAN_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters'),
   DOORMAN_SMTP_URL: url(['smtp:', 'smtps:']),
   DOORMAN_MAIL_FROM: z.string().min(3).regex(/^[^\r\n]+$/, 'must be one line'),
-  DOORMAN_SMS_URL: url(['smpp:', 'https:']),
+  DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:']),
+  DOORMAN_SMS_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters'),
   DOORMAN_CODE_TTL_SECONDS: int(60, 24 * 60 * 60),
   DOORMAN_RESEND_COOLDOWN_SECONDS: int(0, 60 * 60),
   DOORMAN_CODE_LENGTH: int(CODE_LENGTH_MIN, CODE_LENGTH_MAX),
@@ -123,6 +139,12 @@ const fields = {
   DOORMAN_RATE_LOGIN_FAILURES_PER_ACCOUNT: int(1, 1_000_000),
   DOORMAN_RATE_CODE_FAILURES_PER_IP_PER_MINUTE: int(1, 1_000_000),
   DOORMAN_RATE_SENDS_PER_IP_PER_HOUR: int(1, 1_000_000),
+  DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_HOUR: int(1, 1_000_000),
+  DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_DAY: int(1, 1_000_000),
+  DOORMAN_LIMIT_SMS_PER_ACCOUNT_HOUR: int(1, 1_000_000),
+  DOORMAN_LIMIT_SMS_PER_ACCOUNT_DAY: int(1, 1_000_000),
+  DOORMAN_LIMIT_SMS_PER_NUMBER_DAY: int(1, 1_000_000),
+  DOORMAN_LIMIT_SMS_PER_IP_HOUR: int(1, 1_000_000),
   DOORMAN_OUTBOX_POLL_MS: int(10, 60 * 60 * 1000),
   DOORMAN_OUTBOX_RETRY_BASE_MS: int(10, 60 * 60 * 1000),
   DOORMAN_DIGEST_HOUR_UTC: int(0, 23),
@@ -194,8 +216,12 @@ export function loadConfig(env: Env = process.env): Config {
   secret ??= generatedSecret(dataDir);
 
   const smsUrl = read(env, 'DOORMAN_SMS_URL');
-  if (smsUrl) {
-    throw new ConfigError('DOORMAN_SMS_URL: SMS providers are not available in this version; leave it unset to use the dev mailbox');
+  const smsSigningKey = read(env, 'DOORMAN_SMS_SIGNING_KEY');
+  if (smsUrl && !smsUrl.startsWith('smpp:') && !smsSigningKey) {
+    throw new ConfigError('DOORMAN_SMS_SIGNING_KEY is required when DOORMAN_SMS_URL is an HTTP provider');
+  }
+  if (smsUrl?.startsWith('http:') && production) {
+    throw new ConfigError('DOORMAN_SMS_URL must be https:// when NODE_ENV=production');
   }
 
   return {
@@ -211,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl,
     mailFrom: read(env, 'DOORMAN_MAIL_FROM') ?? `Doorman <no-reply@${publicUrl.hostname}>`,
     smsUrl,
+    smsSigningKey,
     codeTtlSeconds: read(env, 'DOORMAN_CODE_TTL_SECONDS') ?? CODE_TTL_SECONDS,
     resendCooldownSeconds: read(env, 'DOORMAN_RESEND_COOLDOWN_SECONDS') ?? RESEND_COOLDOWN_SECONDS,
     codeLength: read(env, 'DOORMAN_CODE_LENGTH') ?? CODE_LENGTH,
@@ -226,6 +253,12 @@ export function loadConfig(env: Env = process.env): Config {
       loginFailuresPerAccount: read(env, 'DOORMAN_RATE_LOGIN_FAILURES_PER_ACCOUNT') ?? LOGIN_FAILURES_PER_ACCOUNT_PER_15_MINUTES,
       codeFailuresPerIpPerMinute: read(env, 'DOORMAN_RATE_CODE_FAILURES_PER_IP_PER_MINUTE') ?? CODE_FAILURES_PER_IP_PER_MINUTE,
       sendsPerIpPerHour: read(env, 'DOORMAN_RATE_SENDS_PER_IP_PER_HOUR') ?? SENDS_PER_IP_PER_HOUR,
+      emailPerAccountPerHour: read(env, 'DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_HOUR') ?? EMAIL_SENDS_PER_ACCOUNT_PER_HOUR,
+      emailPerAccountPerDay: read(env, 'DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_DAY') ?? EMAIL_SENDS_PER_ACCOUNT_PER_DAY,
+      smsPerAccountPerHour: read(env, 'DOORMAN_LIMIT_SMS_PER_ACCOUNT_HOUR') ?? SMS_SENDS_PER_ACCOUNT_PER_HOUR,
+      smsPerAccountPerDay: read(env, 'DOORMAN_LIMIT_SMS_PER_ACCOUNT_DAY') ?? SMS_SENDS_PER_ACCOUNT_PER_DAY,
+      smsPerNumberPerDay: read(env, 'DOORMAN_LIMIT_SMS_PER_NUMBER_DAY') ?? SMS_SENDS_PER_NUMBER_PER_DAY,
+      smsPerIpPerHour: read(env, 'DOORMAN_LIMIT_SMS_PER_IP_HOUR') ?? SMS_SENDS_PER_IP_PER_HOUR,
     },
     outbox: {
       pollMs: read(env, 'DOORMAN_OUTBOX_POLL_MS') ?? OUTBOX_POLL_MS,

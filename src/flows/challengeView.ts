@@ -2,6 +2,8 @@
 import { attemptsLeft, resendAvailableAt } from '../domain/challenge.js';
 import { maskEmail, maskPhone } from '../domain/mask.js';
 import type { Channel, VerificationPolicy } from '../domain/policy.js';
+import { checkSmsNumber } from '../domain/phone.js';
+import type { SmsSettings } from './context.js';
 import type { ChallengeRecord, UserRecord } from './ports.js';
 
 export interface ChannelView {
@@ -35,11 +37,20 @@ function channelView(channel: Channel, available: boolean, destination: string |
   return view;
 }
 
-export function availableChannels(user: Pick<UserRecord, 'phone'>): Set<Channel> {
-  return new Set<Channel>(user.phone ? ['email', 'sms'] : ['email']);
+/** Why SMS is not offered to this account, or undefined when it is. */
+export function smsUnavailableReason(user: Pick<UserRecord, 'phone'>, sms: SmsSettings): string | undefined {
+  if (!user.phone) return 'no_phone_number';
+  if (!sms.enabled) return 'sms_not_configured';
+  const check = checkSmsNumber(user.phone, sms.countries);
+  return check.ok ? undefined : check.reason;
 }
 
-export function encodeChallengeView(challenge: ChallengeRecord, user: UserRecord, policy: VerificationPolicy): ChallengeView {
+export function availableChannels(user: Pick<UserRecord, 'phone'>, sms: SmsSettings): Set<Channel> {
+  return new Set<Channel>(smsUnavailableReason(user, sms) === undefined ? ['email', 'sms'] : ['email']);
+}
+
+export function encodeChallengeView(challenge: ChallengeRecord, user: UserRecord, policy: VerificationPolicy, sms: SmsSettings): ChallengeView {
+  const smsReason = smsUnavailableReason(user, sms);
   return {
     ...(user.passwordChangeRequired ? { passwordChangeRequired: true as const } : {}),
     expiresAt: iso(challenge.expiresAt),
@@ -47,9 +58,9 @@ export function encodeChallengeView(challenge: ChallengeRecord, user: UserRecord
     attemptsLeft: attemptsLeft(challenge, policy),
     channels: [
       channelView('email', true, maskEmail(user.email), challenge.emailSentAt, policy),
-      user.phone
+      smsReason === undefined && user.phone
         ? channelView('sms', true, maskPhone(user.phone), challenge.smsSentAt, policy)
-        : channelView('sms', false, null, challenge.smsSentAt, policy, 'no_phone_number'),
+        : channelView('sms', false, null, challenge.smsSentAt, policy, smsReason),
     ],
   };
 }

@@ -1,6 +1,6 @@
 // What every flow is given: storage, the clock, the rules' numbers, the server secret and the password hasher.
 import type { VerificationPolicy } from '../domain/policy.js';
-import type { Clock, PasswordHasher, Store } from './ports.js';
+import type { Clock, PasswordHasher, SendLimits, Store } from './ports.js';
 
 export interface FlowContext {
   store: Store;
@@ -12,6 +12,14 @@ export interface FlowContext {
   publicUrl: URL;
   /** Called after a transaction that queued messages has committed, so delivery starts at once. */
   messagesQueued(): void;
+  sendLimits: SendLimits;
+  /** Whether SMS can be delivered at all, and to which country calling codes. */
+  sms: SmsSettings;
+}
+
+export interface SmsSettings {
+  enabled: boolean;
+  countries: readonly string[];
 }
 
 export interface RequestInfo {

@@ -34,6 +34,7 @@ export const invalidCode = make(400, 'invalid_code', 'The code is not correct.')
 export const tooManyAttempts = make(423, 'too_many_attempts', 'Too many wrong codes. Wait until the code expires, then sign in again.');
 export const verificationLocked = make(423, 'verification_locked', 'Verification is locked for this account after too many wrong codes. Try again later.');
 export const resendTooSoon = make(429, 'resend_too_soon', 'Please wait before sending another code on this channel.');
+export const sendLimitReached = make(429, 'send_limit_reached', 'Too many codes were sent. Try again later.');
 export const rateLimited = make(429, 'rate_limited', 'Too many requests. Try again later.');
 export const passwordChangeRequired = make(400, 'password_change_required', 'Choose a new password to finish signing in.');
 export const passwordReused = make(400, 'password_reused', 'Choose a password different from the old one.');

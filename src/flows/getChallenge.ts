@@ -10,5 +10,5 @@ export async function getChallenge(ctx: FlowContext, tokens: BrowserTokens): Pro
   const { challenge, user } = await findPendingChallenge(ctx, tokens);
   const status = challengeStatus(challenge, ctx.clock.now(), ctx.policy);
   if (status === 'expired') throw challengeExpired();
-  return { view: encodeChallengeView(challenge, user, ctx.policy), user, locked: status === 'locked' };
+  return { view: encodeChallengeView(challenge, user, ctx.policy, ctx.sms), user, locked: status === 'locked' };
 }

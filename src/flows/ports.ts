@@ -255,6 +255,18 @@ export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeSt
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 }
 
+export type SendLimitName = 'emailPerAccountHour' | 'emailPerAccountDay' | 'smsPerAccountHour' | 'smsPerAccountDay' | 'smsPerNumberDay' | 'smsPerIpHour';
+export type SendLimitKey = readonly [SendLimitName, string];
+export type SendLimitDecision = { allowed: true } | { allowed: false; limit: SendLimitName; retryAfterSeconds: number };
+
+/** Budgets for sending codes, shared by all instances. */
+export interface SendLimits {
+  /** The first spent budget among `keys`, without counting anything. */
+  check(keys: readonly SendLimitKey[]): Promise<SendLimitDecision>;
+  /** Counts one send against every budget in `keys`. */
+  record(keys: readonly SendLimitKey[]): Promise<void>;
+}
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** Verifies against the hash, or against a dummy hash when `hash` is undefined, taking the same time. */

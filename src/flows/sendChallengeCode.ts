@@ -1,11 +1,12 @@
-// Sends the challenge's code on a channel, at most once per cooldown per channel, through the outbox.
+// Sends the challenge's code on a channel, at most once per cooldown per channel and within the sending budgets, through the outbox.
 import { decideSend } from '../domain/challenge.js';
+import { isVerificationLocked } from '../domain/lockout.js';
 import type { Channel } from '../domain/policy.js';
-import { availableChannels, encodeChallengeView, type ChallengeView } from './challengeView.js';
+import { availableChannels, encodeChallengeView, smsUnavailableReason, type ChallengeView } from './challengeView.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { channelUnavailable, noChallenge, resendTooSoon } from './errors.js';
+import { channelUnavailable, DoormanError, noChallenge, resendTooSoon, sendLimitReached, verificationLocked } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalFor, type BrowserTokens } from './pendingChallenge.js';
-import type { ChallengeRecord, Store, UserRecord } from './ports.js';
+import type { ChallengeRecord, SendLimitKey, Store, UserRecord } from './ports.js';
 
 export const VERIFICATION_CODE_TEMPLATE = 'verification-code';
 
@@ -17,14 +18,40 @@ interface QueueInput {
   request: RequestInfo;
 }
 
+export type QueueResult = { status: 'sent'; challenge: ChallengeRecord } | { status: 'cooldown' } | { status: 'over_budget'; refusal: DoormanError };
+
+/** The budgets one send counts against: per account and channel (hour, day); for SMS also per number and per IP. */
+export function sendLimitKeys(channel: Channel, user: Pick<UserRecord, 'id' | 'phone'>, ip: string): SendLimitKey[] {
+  if (channel === 'email') {
+    return [
+      ['emailPerAccountHour', user.id],
+      ['emailPerAccountDay', user.id],
+    ];
+  }
+  return [
+    ['smsPerAccountHour', user.id],
+    ['smsPerAccountDay', user.id],
+    ['smsPerNumberDay', user.phone ?? ''],
+    ['smsPerIpHour', ip],
+  ];
+}
+
 /**
- * Claims the send atomically (the cooldown is checked in the UPDATE itself, so parallel requests
- * produce one message) and queues the message in the same transaction. Undefined if not claimed.
+ * Inside the caller's transaction: checks the sending budgets (a refusal is audited), claims the
+ * send atomically (the cooldown is checked in the UPDATE itself, so parallel requests produce one
+ * message) and queues the message. Never throws for a refusal, so the audit row commits.
  */
-export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: QueueInput): Promise<ChallengeRecord | undefined> {
+export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: QueueInput): Promise<QueueResult> {
   const { user, channel, now } = input;
+  const keys = sendLimitKeys(channel, user, input.request.ip);
+  const budget = await ctx.sendLimits.check(keys);
+  if (!budget.allowed) {
+    await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, limit: budget.limit } }, now);
+    return { status: 'over_budget', refusal: sendLimitReached({ reason: budget.limit, retryAfter: budget.retryAfterSeconds }) };
+  }
   const claimed = await tx.claimChallengeSend(input.challenge.id, channel, now, ctx.policy.resendCooldownMs);
-  if (!claimed) return undefined;
+  if (!claimed) return { status: 'cooldown' };
+  await ctx.sendLimits.record(keys);
   const recipient = channel === 'sms' ? user.phone : user.email;
   if (!recipient) throw channelUnavailable();
   // The payload names the challenge, not the code: the dispatcher derives the code under the secret.
@@ -39,7 +66,7 @@ export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: Que
     now,
   );
   await tx.recordAudit({ event: 'code_sent', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } }, now);
-  return claimed;
+  return { status: 'sent', challenge: claimed };
 }
 
 export interface SendCodeInput extends BrowserTokens {
@@ -50,20 +77,23 @@ export interface SendCodeInput extends BrowserTokens {
 export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput): Promise<ChallengeView> {
   const { challenge, user } = await findPendingChallenge(ctx, input);
   assertChallengeOpen(ctx, challenge);
-  if (!availableChannels(user).has(input.channel)) throw channelUnavailable({ channel: input.channel });
-
-  const sent = await ctx.store.transaction((tx) => queueChallengeCode(ctx, tx, { now: ctx.clock.now(), challenge, user, channel: input.channel, request: input.request }));
-  if (sent) {
-    ctx.messagesQueued();
-    return encodeChallengeView(sent, user, ctx.policy);
+  if (isVerificationLocked(user.verificationLockedUntil, ctx.clock.now())) throw verificationLocked();
+  if (!availableChannels(user, ctx.sms).has(input.channel)) {
+    throw channelUnavailable({ channel: input.channel, reason: input.channel === 'sms' ? smsUnavailableReason(user, ctx.sms) : undefined });
   }
+
+  const result = await ctx.store.transaction((tx) => queueChallengeCode(ctx, tx, { now: ctx.clock.now(), challenge, user, channel: input.channel, request: input.request }));
+  if (result.status === 'sent') {
+    ctx.messagesQueued();
+    return encodeChallengeView(result.challenge, user, ctx.policy, ctx.sms);
+  }
+  if (result.status === 'over_budget') throw result.refusal;
 
   // Not claimed: tell why from the row as it is now.
   const current = await ctx.store.findChallenge(challenge.id);
   const refusal = refusalFor(ctx, current);
   if (refusal || !current) throw refusal ?? noChallenge();
-  const now = ctx.clock.now();
   const lastSentAt = input.channel === 'sms' ? current.smsSentAt : current.emailSentAt;
-  const decision = decideSend(lastSentAt, now, ctx.policy);
+  const decision = decideSend(lastSentAt, ctx.clock.now(), ctx.policy);
   throw resendTooSoon({ retryAfter: decision.allowed ? 1 : decision.retryAfterSeconds });
 }

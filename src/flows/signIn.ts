@@ -8,7 +8,7 @@ import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { invalidCredentials, verificationLocked } from './errors.js';
 import { queueChallengeCode } from './sendChallengeCode.js';
-import type { ChallengeRecord } from './ports.js';
+import type { ChallengeRecord, Store } from './ports.js';
 
 export interface SignInInput {
   email: string;
@@ -96,8 +96,8 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
         smsSentAt: null,
       };
       await tx.insertChallenge(challenge, hashToken(pendingToken));
-      const channel = firstChannel(user.preferredChannel, availableChannels(user));
-      challenge = (await queueChallengeCode(ctx, tx, { now, challenge, user, channel, request: input.request })) ?? challenge;
+      const channel = firstChannel(user.preferredChannel, availableChannels(user, ctx.sms));
+      challenge = (await sendFirstCode(ctx, tx, { now, challenge, user, channel, request: input.request })) ?? challenge;
       await tx.recordAudit(
         { event: 'challenge_opened', outcome: 'info', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } },
         now,
@@ -108,9 +108,22 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   ctx.messagesQueued();
   return {
     status: 'verification_required',
-    challenge: encodeChallengeView(opened.challenge, user, ctx.policy),
+    challenge: encodeChallengeView(opened.challenge, user, ctx.policy, ctx.sms),
     pendingToken,
     deviceToken: opened.deviceToken,
     expiresAt: opened.challenge.expiresAt,
   };
+}
+
+/**
+ * The code goes out on opening; when that channel's sending budget is spent, e-mail is tried
+ * instead, and when that is spent too the challenge opens without a send (the user may ask later).
+ */
+async function sendFirstCode(ctx: FlowContext, tx: Store, input: Parameters<typeof queueChallengeCode>[2]): Promise<ChallengeRecord | undefined> {
+  const channels = input.channel === 'email' ? (['email'] as const) : ([input.channel, 'email'] as const);
+  for (const channel of channels) {
+    const result = await queueChallengeCode(ctx, tx, { ...input, channel });
+    if (result.status === 'sent') return result.challenge;
+  }
+  return undefined;
 }

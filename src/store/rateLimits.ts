@@ -2,6 +2,7 @@
 import type SQLite from 'better-sqlite3';
 import type pg from 'pg';
 import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { SendLimitDecision, SendLimitKey, SendLimitName, SendLimits } from '../flows/ports.js';
 import type { OpenDatabase } from './db.js';
 
 export interface LimitSpec {
@@ -66,4 +67,21 @@ export async function createLimiters<K extends string>(database: OpenDatabase, s
     (Object.entries(specs) as [K, Omit<LimitSpec, 'name'>][]).map(async ([name, spec]) => [name, await createLimiter(database, { name, ...spec })] as const),
   );
   return Object.fromEntries(entries) as Record<K, Limiter>;
+}
+
+/** The code-send budgets of flows/ports.ts on the same database. */
+export async function createSendLimits(database: OpenDatabase, specs: Record<SendLimitName, Omit<LimitSpec, 'name'>>): Promise<SendLimits> {
+  const limiters = await createLimiters<SendLimitName>(database, specs);
+  return {
+    async check(keys: readonly SendLimitKey[]): Promise<SendLimitDecision> {
+      for (const [name, key] of keys) {
+        const decision = await limiters[name].check(key);
+        if (!decision.allowed) return { allowed: false, limit: name, retryAfterSeconds: decision.retryAfterSeconds };
+      }
+      return { allowed: true };
+    },
+    async record(keys: readonly SendLimitKey[]): Promise<void> {
+      await Promise.all(keys.map(([name, key]) => limiters[name].consume(key)));
+    },
+  };
 }
