@@ -1,6 +1,7 @@
 // Values only the dispatcher puts into a message, derived under the server secret at delivery: codes and report links.
 import { deriveCode } from '../domain/code.js';
 import { reportToken } from '../domain/reportToken.js';
+import { PHONE_CHANGE_CODE_TEMPLATE, phoneChangeCodeInput } from './changePhone.js';
 import { NEW_DEVICE_TEMPLATE } from './notifyNewDeviceSignIn.js';
 import type { QueuedMessage } from './ports.js';
 import { VERIFICATION_CODE_TEMPLATE } from './sendChallengeCode.js';
@@ -9,6 +10,9 @@ export function messageSecrets(message: QueuedMessage, secret: string, publicUrl
   const { payload } = message;
   if (message.template === VERIFICATION_CODE_TEMPLATE) {
     return { code: deriveCode(secret, String(payload.challengeId), Number(payload.codeLength)) };
+  }
+  if (message.template === PHONE_CHANGE_CODE_TEMPLATE) {
+    return { code: deriveCode(secret, phoneChangeCodeInput(String(payload.changeId)), Number(payload.codeLength)) };
   }
   if (message.template === NEW_DEVICE_TEMPLATE && typeof payload.reportId === 'string') {
     return { reportUrl: new URL(`/report/${reportToken(secret, payload.reportId)}`, publicUrl).toString() };

@@ -186,6 +186,24 @@ export interface NotificationStore {
   takePendingDigestEntries(now: number): Promise<DigestBatch[]>;
 }
 
+export interface PhoneChangeRecord {
+  id: string;
+  userId: string;
+  phone: string;
+  createdAt: number;
+  expiresAt: number;
+  attempts: number;
+  consumedAt: number | null;
+}
+
+export interface PhoneChangeStore {
+  insertPhoneChange(change: PhoneChangeRecord): Promise<void>;
+  /** The newest change of the user that is neither used nor expired. */
+  findOpenPhoneChange(userId: string, now: number): Promise<PhoneChangeRecord | undefined>;
+  addPhoneChangeAttempt(id: string, maxAttempts: number): Promise<number | undefined>;
+  consumePhoneChange(id: string, now: number, maxAttempts: number): Promise<boolean>;
+}
+
 export interface ChallengeStore {
   findOpenChallenge(userId: string, deviceId: string, now: number): Promise<ChallengeRecord | undefined>;
   insertChallenge(challenge: ChallengeRecord, pendingTokenHash: string): Promise<void>;
@@ -250,7 +268,7 @@ export interface StuckMessage {
   lastError: string | null;
 }
 
-export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore, NotificationStore {
+export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore, NotificationStore, PhoneChangeStore {
   /** Runs `work` in one database transaction; everything it writes commits together or not at all. */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 }

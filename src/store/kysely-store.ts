@@ -13,6 +13,7 @@ import type {
   QueuedMessage,
   DigestBatch,
   NotificationPreference,
+  PhoneChangeRecord,
   Role,
   SessionRecord,
   SignInReportRecord,
@@ -370,6 +371,48 @@ export class KyselyStore implements Store {
       batches.set(row.recipientId, list);
     }
     return [...batches].map(([recipientId, list]) => ({ recipientId, entries: list.sort((a, b) => a.at - b.at).map((e) => e.entry) }));
+  }
+
+  // Phone changes
+
+  async insertPhoneChange(change: PhoneChangeRecord): Promise<void> {
+    await this.db.insertInto('phoneChanges').values(change).execute();
+  }
+
+  async findOpenPhoneChange(userId: string, now: number): Promise<PhoneChangeRecord | undefined> {
+    return this.db
+      .selectFrom('phoneChanges')
+      .selectAll()
+      .where('userId', '=', userId)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .orderBy('createdAt', 'desc')
+      .executeTakeFirst();
+  }
+
+  async addPhoneChangeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+    const row = await this.db
+      .updateTable('phoneChanges')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', id)
+      .where('attempts', '<', maxAttempts)
+      .where('consumedAt', 'is', null)
+      .returning('attempts')
+      .executeTakeFirst();
+    return row?.attempts;
+  }
+
+  async consumePhoneChange(id: string, now: number, maxAttempts: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('phoneChanges')
+      .set({ consumedAt: now })
+      .where('id', '=', id)
+      .where('consumedAt', 'is', null)
+      .where('expiresAt', '>', now)
+      .where('attempts', '<', maxAttempts)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   // Audit

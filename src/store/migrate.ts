@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003_challenges.js';
 import * as m0004 from './migrations/0004_sessions.js';
 import * as m0005 from './migrations/0005_audit_outbox.js';
 import * as m0006 from './migrations/0006_notifications.js';
+import * as m0007 from './migrations/0007_phone_changes.js';
 import type { Database } from './schema.js';
 
 const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0004_sessions': m0004,
   '0005_audit_outbox': m0005,
   '0006_notifications': m0006,
+  '0007_phone_changes': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -130,6 +130,16 @@ export interface DigestEntriesTable {
   sentAt: number | null;
 }
 
+export interface PhoneChangesTable {
+  id: string;
+  userId: string;
+  phone: string;
+  createdAt: number;
+  expiresAt: number;
+  attempts: Generated<number>;
+  consumedAt: number | null;
+}
+
 export interface Database {
   companies: CompaniesTable;
   users: UsersTable;
@@ -142,4 +152,5 @@ export interface Database {
   outbox: OutboxTable;
   signInReports: SignInReportsTable;
   digestEntries: DigestEntriesTable;
+  phoneChanges: PhoneChangesTable;
 }

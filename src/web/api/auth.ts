@@ -3,14 +3,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CHANNELS } from '../../domain/policy.js';
 import { encodeDevice, encodeSession, encodeUser } from '../../flows/encode.js';
-import { noChallenge, unauthenticated } from '../../flows/errors.js';
+import { noChallenge } from '../../flows/errors.js';
+import { meApi } from './me.js';
+import { requireActiveSession } from './session.js';
 import { getChallenge } from '../../flows/getChallenge.js';
-import { lookupSession, signOut, type ActiveSession } from '../../flows/sessions.js';
+import { lookupSession, signOut } from '../../flows/sessions.js';
 import type { WebDeps } from '../deps.js';
 import { assertSameOriginJson, requestInfo } from '../security.js';
 import { browserTokens, passwordStep, sendStep, verifyStep } from '../signInSteps.js';
 import { emailField, newPasswordField, parseInput, passwordField } from '../validation.js';
-import { isVerifiedRepresentative, setNotificationPreference } from '../../flows/accountSettings.js';
 
 const loginBody = z.object({ email: emailField, password: passwordField });
 const sendBody = z.object({ channel: z.enum(CHANNELS) });
@@ -19,7 +20,7 @@ const verifyBody = z.object({
   trustDevice: z.boolean().optional().default(false),
   newPassword: newPasswordField.optional(),
 });
-const settingsBody = z.object({ notificationPreference: z.enum(['immediate', 'digest']) }).partial().strict();
+
 
 export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const origin = deps.config.publicUrl.origin;
@@ -28,11 +29,7 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
   });
 
   const currentSession = (request: FastifyRequest) => lookupSession(deps.ctx, deps.cookies.read(request, 'session'));
-  const requireSession = async (request: FastifyRequest): Promise<ActiveSession> => {
-    const active = await currentSession(request);
-    if (!active) throw unauthenticated();
-    return active;
-  };
+  const requireSession = (request: FastifyRequest) => requireActiveSession(deps, request);
 
   app.post('/login', async (request, reply) => {
     const body = parseInput(loginBody, request.body);
@@ -67,17 +64,7 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
     };
   });
 
-  app.get('/me/settings', async (request) => {
-    const active = await requireSession(request);
-    return { notificationPreference: active.user.notificationPreference, representative: isVerifiedRepresentative(active.user) };
-  });
-
-  app.patch('/me/settings', async (request) => {
-    const active = await requireSession(request);
-    const body = parseInput(settingsBody, request.body);
-    if (body.notificationPreference) await setNotificationPreference(deps.ctx, active, body.notificationPreference, requestInfo(request));
-    return { notificationPreference: body.notificationPreference ?? active.user.notificationPreference, representative: isVerifiedRepresentative(active.user) };
-  });
+  await meApi(app, deps);
 
   app.post('/logout', async (request, reply) => {
     const active = await currentSession(request);
@@ -86,3 +73,4 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
     return reply.code(204).send();
   });
 }
+

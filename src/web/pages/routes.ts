@@ -9,7 +9,8 @@ import { encodeDevice, encodeUser } from '../../flows/encode.js';
 import { DoormanError, invalidRequest } from '../../flows/errors.js';
 import { getChallenge } from '../../flows/getChallenge.js';
 import { isVerifiedRepresentative, setNotificationPreference } from '../../flows/accountSettings.js';
-import { lookupSession, signOut } from '../../flows/sessions.js';
+import { lookupSession, signOut, type ActiveSession } from '../../flows/sessions.js';
+import { confirmPhoneChange, removePhone, startPhoneChange } from '../../flows/changePhone.js';
 import { confirmSignInReport, findSignInReport } from '../../flows/reportSignIn.js';
 import { maskPhone } from '../../domain/mask.js';
 import { describeUserAgent } from '../../delivery/renderer.js';
@@ -33,6 +34,9 @@ export function safeNext(value: unknown, fallback = '/account'): string {
 const loginForm = z.object({ email: emailField, password: passwordField });
 const verifyForm = z.object({ code: z.string().max(64), trustDevice: z.string().optional(), newPassword: z.string().max(2048).optional() });
 const preferenceForm = z.object({ preference: z.enum(['immediate', 'digest']) });
+const phoneForm = z.object({ phone: z.string().trim().min(1).max(32), password: passwordField });
+const codeForm = z.object({ code: z.string().min(1).max(64) });
+const passwordForm = z.object({ password: passwordField });
 const sendForm = z.object({ channel: z.enum(CHANNELS) });
 
 type Form = Record<string, unknown>;
@@ -193,11 +197,12 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     }
   });
 
-  app.get<{ Querystring: { saved?: string } }>('/account', async (request, reply) => {
-    const active = await lookupSession(ctx, cookies.read(request, 'session'));
-    if (!active) return reply.redirect('/login?next=%2Faccount', 303);
-    const company = await ctx.store.findCompany(active.user.companyId);
-    const device = encodeDevice(active.link, ctx.clock.now(), active.requiredSince);
+  const NOTICES: Record<string, MessageKey> = { '1': 'account.saved', phone: 'account.phoneSaved', 'phone-removed': 'account.phoneRemoved' };
+
+  const renderAccount = async (request: FastifyRequest, reply: FastifyReply, active: ActiveSession, extra: { notice?: string; error?: string; status?: number } = {}) => {
+    const now = ctx.clock.now();
+    const [company, pending] = await Promise.all([ctx.store.findCompany(active.user.companyId), ctx.store.findOpenPhoneChange(active.user.id, now)]);
+    const device = encodeDevice(active.link, now, active.requiredSince);
     return html(
       request,
       reply,
@@ -206,17 +211,66 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         csrf: reply.generateCsrf(),
         user: encodeUser(active.user),
         phone: active.user.phone ? maskPhone(active.user.phone) : null,
+        pendingPhone: pending ? maskPhone(pending.phone) : null,
         companyName: company?.name ?? '',
         device: { ...device, trustedUntilText: device.trustedUntil ? dateTimeOf(device.trustedUntil) : '' },
         session: { createdAt: dateTimeOf(new Date(active.session.createdAt).toISOString()), ip: active.session.ip },
         representative: isVerifiedRepresentative(active.user),
         preference: active.user.notificationPreference,
-        notice: request.query.saved === '1' ? tr(request, 'account.saved') : undefined,
+        notice: extra.notice,
+        error: extra.error,
       },
-      200,
+      extra.status ?? 200,
       active.user.locale,
     );
+  };
+
+  /** Runs a form action for the signed-in user; a refusal re-renders the account page with the reason. */
+  const accountAction = async (request: FastifyRequest, reply: FastifyReply, action: (active: ActiveSession) => Promise<string>) => {
+    const active = await lookupSession(ctx, cookies.read(request, 'session'));
+    if (!active) return reply.redirect('/login?next=%2Faccount', 303);
+    try {
+      return reply.redirect(`/account?saved=${await action(active)}`, 303);
+    } catch (error) {
+      const mapped = toPublicError(error);
+      if (mapped.status >= 500) throw error;
+      return renderAccount(request, reply, (await lookupSession(ctx, cookies.read(request, 'session'))) ?? active, { error: mapped.body.message, status: mapped.status });
+    }
+  };
+
+  app.get<{ Querystring: { saved?: string } }>('/account', async (request, reply) => {
+    const active = await lookupSession(ctx, cookies.read(request, 'session'));
+    if (!active) return reply.redirect('/login?next=%2Faccount', 303);
+    const key = request.query.saved ? NOTICES[request.query.saved] : undefined;
+    return renderAccount(request, reply, active, key ? { notice: translator(pickLocale(request, active.user.locale))(key) } : {});
   });
+
+  app.post('/account/phone', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      const form = phoneForm.safeParse(formOf(request));
+      if (!form.success) throw invalidRequest('Enter the phone number and your password.');
+      await startPhoneChange(ctx, active, form.data, requestInfo(request));
+      return 'phone-pending';
+    }),
+  );
+
+  app.post('/account/phone/verify', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      const form = codeForm.safeParse(formOf(request));
+      if (!form.success) throw invalidRequest('Enter the code.');
+      await confirmPhoneChange(ctx, active, form.data.code, requestInfo(request));
+      return 'phone';
+    }),
+  );
+
+  app.post('/account/phone/remove', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      const form = passwordForm.safeParse(formOf(request));
+      if (!form.success) throw invalidRequest('Enter your password.');
+      await removePhone(ctx, active, form.data.password, requestInfo(request));
+      return 'phone-removed';
+    }),
+  );
 
   app.post('/account/notifications', { preHandler: csrf }, async (request, reply) => {
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
