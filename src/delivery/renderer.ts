@@ -1,22 +1,12 @@
 // Renders queued messages from templates: HTML (escaped by default) and plain text for e-mail, plain text for SMS.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Bowser from 'bowser';
 import { Eta } from 'eta';
 import type { MessageRenderer, QueuedMessage, RenderedMessage } from '../flows/ports.js';
+import { describeUserAgent } from '../domain/userAgent.js';
 import { FOOTER, SUBJECTS } from './subjects.js';
 
 const TEMPLATE_DIR = fileURLToPath(new URL('./templates', import.meta.url));
-
-/** "Firefox 128 on Windows 10", or the raw string cut short when it cannot be parsed. */
-export function describeUserAgent(userAgent: string): string {
-  if (!userAgent) return 'unknown browser';
-  const parsed = Bowser.parse(userAgent);
-  const browser = [parsed.browser.name, parsed.browser.version?.split('.')[0]].filter(Boolean).join(' ');
-  const os = [parsed.os.name, parsed.os.versionName ?? parsed.os.version].filter(Boolean).join(' ');
-  if (!browser && !os) return userAgent.slice(0, 120);
-  return os ? `${browser || 'unknown browser'} on ${os}` : browser;
-}
 
 /** `2026-11-28T23:02:55.983Z` → `2026-11-28 23:02`. */
 function formatUtc(value: unknown): string | undefined {

@@ -7,6 +7,7 @@ export const SUBJECTS: Record<string, Record<Locale, string>> = {
   'new-device-sign-in-company': { en: 'An employee signed in from a new browser', pl: 'Pracownik zalogował się z nowej przeglądarki' },
   'sign-in-reported-company': { en: "An employee reported a sign-in that wasn't them", pl: 'Pracownik zgłosił cudze logowanie na swoje konto' },
   'sign-in-digest': { en: 'Daily digest: new-device sign-ins in your company', pl: 'Dzienne podsumowanie: logowania z nowych urządzeń w firmie' },
+  'confirmation-code': { en: 'Your code to switch off account authorization', pl: 'Kod do wyłączenia autoryzacji konta' },
   'phone-changed': { en: 'The phone number on your account changed', pl: 'Numer telefonu na Twoim koncie został zmieniony' },
   'password-changed': { en: 'Your password was changed', pl: 'Twoje hasło zostało zmienione' },
   'verification-locked': {

@@ -27,12 +27,14 @@ export function trustedUntil(now: number, lifetimeDays: number): number {
  * A device is trusted while its trust has not run out or been revoked, and only if it was
  * trusted after verification was switched on (switching it on de-authorizes every device).
  */
-export function isDeviceTrusted(link: AccountDeviceFacts | undefined, requiredSince: number, now: number): boolean {
+export function isDeviceTrusted(link: AccountDeviceFacts | undefined, requiredSince: number, now: number, maxTrustDays?: number | null): boolean {
   if (!link || link.trustedAt === null || link.trustedUntil === null) return false;
   if (link.revokedAt !== null && link.revokedAt >= link.trustedAt) return false;
-  return now < link.trustedUntil && link.trustedAt >= requiredSince;
+  // A company that shortens trust shortens it for devices already trusted too.
+  const until = maxTrustDays ? Math.min(link.trustedUntil, trustedUntil(link.trustedAt, maxTrustDays)) : link.trustedUntil;
+  return now < until && link.trustedAt >= requiredSince;
 }
 
-export function needsVerification(requiredSince: number | null, link: AccountDeviceFacts | undefined, now: number): boolean {
-  return requiredSince !== null && !isDeviceTrusted(link, requiredSince, now);
+export function needsVerification(requiredSince: number | null, link: AccountDeviceFacts | undefined, now: number, maxTrustDays?: number | null): boolean {
+  return requiredSince !== null && !isDeviceTrusted(link, requiredSince, now, maxTrustDays);
 }

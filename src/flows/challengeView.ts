@@ -40,7 +40,7 @@ function channelView(channel: Channel, available: boolean, destination: string |
 /** Why SMS is not offered to this account, or undefined when it is. */
 export function smsUnavailableReason(user: Pick<UserRecord, 'phone'>, sms: SmsSettings): string | undefined {
   if (!user.phone) return 'no_phone_number';
-  if (!sms.enabled) return 'sms_not_configured';
+  if (!sms.enabled) return 'sms_not_available';
   const check = checkSmsNumber(user.phone, sms.countries);
   return check.ok ? undefined : check.reason;
 }

@@ -8,6 +8,7 @@ import { newId } from '../domain/tokens.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { channelUnavailable, DoormanError, invalidCode, tooManyAttempts, verificationLocked } from './errors.js';
 import type { PhoneChangeRecord } from './ports.js';
+import { smsFor } from './pendingChallenge.js';
 import { sendLimitKeys } from './sendChallengeCode.js';
 import type { ActiveSession } from './sessions.js';
 import { VERIFICATION_LOCKED_TEMPLATE } from './verifyChallengeCode.js';
@@ -34,7 +35,8 @@ export interface PendingPhone {
 export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, input: { phone: string; password: string }, request: RequestInfo): Promise<PendingPhone> {
   const { user } = active;
   await checkPassword(ctx, active, input.password);
-  if (!ctx.sms.enabled) throw channelUnavailable({ reason: 'sms_not_configured' });
+  const company = await ctx.store.findCompany(user.companyId);
+  if (!company || !smsFor(ctx, company).enabled) throw channelUnavailable({ reason: 'sms_not_available' });
   const check = checkSmsNumber(input.phone, ctx.sms.countries);
   if (!check.ok) throw invalidPhone(check.reason);
   const now = ctx.clock.now();

@@ -94,6 +94,18 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
     },
     now,
   );
+  await tx.recordSignIn({
+    id: newId(),
+    at: now,
+    userId: user.id,
+    companyId: user.companyId,
+    accountDeviceId: link.id,
+    ip: request.ip,
+    userAgent: request.userAgent,
+    outcome: 'success',
+    newDevice,
+    reason: input.verified ? 'verified' : null,
+  });
   if (newDevice) await notifyNewDeviceSignIn(tx, { user, link, at: now });
 
   return { user, session, sessionToken, deviceToken, link, newDevice, requiredSince };

@@ -1,6 +1,7 @@
 // Public JSON shapes of users, devices and sessions; rows never leave the service as they are.
 import { isDeviceTrusted } from '../domain/devices.js';
-import type { AccountDeviceRecord, SessionRecord, UserRecord } from './ports.js';
+import { describeUserAgent } from '../domain/userAgent.js';
+import type { AccountDeviceRecord, SessionRecord, SignInRecord, UserRecord } from './ports.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -19,10 +20,13 @@ export function encodeUser(user: UserRecord) {
 }
 
 /** `requiredSince`: when verification was switched on for the account; trust given before then no longer counts. */
-export function encodeDevice(link: AccountDeviceRecord, now: number, requiredSince: number | null) {
+export function encodeDevice(link: AccountDeviceRecord, now: number, requiredSince: number | null, currentLinkId?: string) {
   const trusted = isDeviceTrusted(link, requiredSince ?? 0, now);
   return {
     id: link.id,
+    current: link.id === currentLinkId,
+    browser: describeUserAgent(link.userAgent),
+    location: null,
     trusted,
     trustedUntil: trusted ? iso(link.trustedUntil) : null,
     firstSignInAt: iso(link.firstSignInAt),
@@ -32,12 +36,42 @@ export function encodeDevice(link: AccountDeviceRecord, now: number, requiredSin
   };
 }
 
-export function encodeSession(session: SessionRecord, expiresAt: number) {
+export function encodeSession(session: SessionRecord, expiresAt: number, currentSessionId?: string) {
   return {
     id: session.id,
+    current: session.id === currentSessionId,
+    ip: session.ip,
+    browser: describeUserAgent(session.userAgent),
     createdAt: iso(session.createdAt),
     lastSeenAt: iso(session.lastSeenAt),
     expiresAt: iso(expiresAt),
     trustedDevice: session.trusted,
+  };
+}
+
+export function encodeSignIn(row: SignInRecord & { userEmail?: string; userName?: string }) {
+  return {
+    id: row.id,
+    at: new Date(row.at).toISOString(),
+    outcome: row.outcome,
+    reason: row.reason,
+    newDevice: row.newDevice,
+    ip: row.ip,
+    browser: describeUserAgent(row.userAgent),
+    ...(row.userEmail !== undefined ? { employee: { id: row.userId, email: row.userEmail, name: row.userName } } : {}),
+  };
+}
+
+export function encodeEmployee(user: UserRecord, lastSignInAt: number | null, companyRequiresAuthorization: boolean) {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.displayName,
+    role: user.role,
+    twoFactor: user.twoFactorEnabledAt !== null,
+    authorizationRequired: companyRequiresAuthorization || user.twoFactorEnabledAt !== null,
+    hasPhone: user.phone !== null,
+    personalDataVerified: user.personalDataVerifiedAt !== null,
+    lastSignInAt: iso(lastSignInAt),
   };
 }

@@ -7,8 +7,8 @@ import { findPendingChallenge, type BrowserTokens } from './pendingChallenge.js'
 import type { UserRecord } from './ports.js';
 
 export async function getChallenge(ctx: FlowContext, tokens: BrowserTokens): Promise<{ view: ChallengeView; user: UserRecord; locked: boolean }> {
-  const { challenge, user } = await findPendingChallenge(ctx, tokens);
+  const { challenge, user, sms } = await findPendingChallenge(ctx, tokens);
   const status = challengeStatus(challenge, ctx.clock.now(), ctx.policy);
   if (status === 'expired') throw challengeExpired();
-  return { view: encodeChallengeView(challenge, user, ctx.policy, ctx.sms), user, locked: status === 'locked' };
+  return { view: encodeChallengeView(challenge, user, ctx.policy, sms), user, locked: status === 'locked' };
 }

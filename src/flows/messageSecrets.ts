@@ -1,6 +1,7 @@
 // Values only the dispatcher puts into a message, derived under the server secret at delivery: codes and report links.
 import { deriveCode } from '../domain/code.js';
 import { reportToken } from '../domain/reportToken.js';
+import { CONFIRMATION_CODE_TEMPLATE } from './accountSecurity.js';
 import { PHONE_CHANGE_CODE_TEMPLATE, phoneChangeCodeInput } from './changePhone.js';
 import { NEW_DEVICE_TEMPLATE } from './notifyNewDeviceSignIn.js';
 import type { QueuedMessage } from './ports.js';
@@ -11,7 +12,7 @@ export function messageSecrets(message: QueuedMessage, secret: string, publicUrl
   if (message.template === VERIFICATION_CODE_TEMPLATE) {
     return { code: deriveCode(secret, String(payload.challengeId), Number(payload.codeLength)) };
   }
-  if (message.template === PHONE_CHANGE_CODE_TEMPLATE) {
+  if (message.template === PHONE_CHANGE_CODE_TEMPLATE || message.template === CONFIRMATION_CODE_TEMPLATE) {
     return { code: deriveCode(secret, phoneChangeCodeInput(String(payload.changeId)), Number(payload.codeLength)) };
   }
   if (message.template === NEW_DEVICE_TEMPLATE && typeof payload.reportId === 'string') {

@@ -1,9 +1,9 @@
 // Finds the challenge this browser is in the middle of, from its pending-login and device cookies.
 import { challengeStatus } from '../domain/challenge.js';
 import { hashToken, isTokenShaped } from '../domain/tokens.js';
-import type { FlowContext } from './context.js';
+import type { FlowContext, SmsSettings } from './context.js';
 import { challengeExpired, noChallenge, tooManyAttempts, type DoormanError } from './errors.js';
-import type { ChallengeRecord, UserRecord } from './ports.js';
+import type { ChallengeRecord, CompanyRecord, UserRecord } from './ports.js';
 
 export interface BrowserTokens {
   pendingToken: string | undefined;
@@ -13,6 +13,14 @@ export interface BrowserTokens {
 export interface PendingChallenge {
   challenge: ChallengeRecord;
   user: UserRecord;
+  company: CompanyRecord;
+  /** SMS settings with the company's policy applied. */
+  sms: SmsSettings;
+}
+
+/** SMS is offered only when the service can send it and the company allows it. */
+export function smsFor(ctx: FlowContext, company: Pick<CompanyRecord, 'smsAllowed'>): SmsSettings {
+  return { ...ctx.sms, enabled: ctx.sms.enabled && company.smsAllowed };
 }
 
 /**
@@ -26,8 +34,9 @@ export async function findPendingChallenge(ctx: FlowContext, tokens: BrowserToke
   const device = await ctx.store.findDeviceByTokenHash(hashToken(tokens.deviceToken));
   if (!device || device.id !== challenge.deviceId) throw noChallenge();
   const user = await ctx.store.findUserById(challenge.userId);
-  if (!user) throw noChallenge();
-  return { challenge, user };
+  const company = user && (await ctx.store.findCompany(user.companyId));
+  if (!user || !company) throw noChallenge();
+  return { challenge, user, company, sms: smsFor(ctx, company) };
 }
 
 /** Why a challenge can no longer take a code or send one: expired (410), out of attempts (423), used (404). */

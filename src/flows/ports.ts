@@ -17,6 +17,7 @@ export interface CompanyRecord {
   createdAt: number;
   requireVerificationAt: number | null;
   trustedDeviceDays: number | null;
+  smsAllowed: boolean;
 }
 
 export interface UserRecord {
@@ -37,6 +38,7 @@ export interface UserRecord {
   passwordChangeRequired: boolean;
   notificationPreference: NotificationPreference;
   timeZone: string | null;
+  personalDataVerifiedBy: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -141,12 +143,60 @@ export type UserPatch = Partial<
     | 'passwordChangeRequired'
     | 'notificationPreference'
     | 'timeZone'
+    | 'personalDataVerifiedBy'
   >
 >;
 
 export interface CompanyStore {
   insertCompany(company: CompanyRecord): Promise<void>;
   findCompany(id: string): Promise<CompanyRecord | undefined>;
+  updateCompany(id: string, patch: Partial<Pick<CompanyRecord, 'requireVerificationAt' | 'trustedDeviceDays' | 'smsAllowed'>>): Promise<void>;
+}
+
+export interface SignInRecord {
+  id: string;
+  at: number;
+  userId: string;
+  companyId: string;
+  accountDeviceId: string | null;
+  ip: string;
+  userAgent: string;
+  outcome: 'success' | 'failure';
+  newDevice: boolean;
+  reason: string | null;
+}
+
+export interface SignInFilter {
+  companyId?: string;
+  userId?: string;
+  from?: number;
+  to?: number;
+  newDevicesOnly?: boolean;
+}
+
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
+export interface EmployeeSummary {
+  user: UserRecord;
+  lastSignInAt: number | null;
+}
+
+export interface SignInStore {
+  recordSignIn(row: SignInRecord): Promise<void>;
+  /** Newest first. */
+  listSignIns(filter: SignInFilter, page: Page): Promise<(SignInRecord & { userEmail: string; userName: string })[]>;
+  countSignIns(filter: SignInFilter): Promise<number>;
+}
+
+export interface DirectoryStore {
+  listEmployees(companyId: string, page: Page): Promise<EmployeeSummary[]>;
+  countEmployees(companyId: string): Promise<number>;
+  listAccountDevices(userId: string): Promise<AccountDeviceRecord[]>;
+  listActiveSessions(userId: string, since: number): Promise<SessionRecord[]>;
+  findSession(id: string): Promise<SessionRecord | undefined>;
 }
 
 export interface UserStore {
@@ -186,7 +236,11 @@ export interface NotificationStore {
   takePendingDigestEntries(now: number): Promise<DigestBatch[]>;
 }
 
+/** What a code sent for an account setting confirms: a new phone number, or switching verification off. */
+export type ConfirmationPurpose = 'phone' | 'disable_authorization';
+
 export interface PhoneChangeRecord {
+  purpose?: ConfirmationPurpose;
   id: string;
   userId: string;
   phone: string;
@@ -199,7 +253,7 @@ export interface PhoneChangeRecord {
 export interface PhoneChangeStore {
   insertPhoneChange(change: PhoneChangeRecord): Promise<void>;
   /** The newest change of the user that is neither used nor expired. */
-  findOpenPhoneChange(userId: string, now: number): Promise<PhoneChangeRecord | undefined>;
+  findOpenPhoneChange(userId: string, now: number, purpose?: ConfirmationPurpose): Promise<PhoneChangeRecord | undefined>;
   addPhoneChangeAttempt(id: string, maxAttempts: number): Promise<number | undefined>;
   consumePhoneChange(id: string, now: number, maxAttempts: number): Promise<boolean>;
 }
@@ -268,7 +322,7 @@ export interface StuckMessage {
   lastError: string | null;
 }
 
-export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore, NotificationStore, PhoneChangeStore {
+export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeStore, SessionStore, AuditStore, OutboxStore, NotificationStore, PhoneChangeStore, SignInStore, DirectoryStore {
   /** Runs `work` in one database transaction; everything it writes commits together or not at all. */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 }

@@ -10,7 +10,7 @@ export async function createCompany(ctx: FlowContext, input: { name: string }): 
   const id = newId();
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
-    await tx.insertCompany({ id, name: input.name, createdAt: now, requireVerificationAt: null, trustedDeviceDays: null });
+    await tx.insertCompany({ id, name: input.name, createdAt: now, requireVerificationAt: null, trustedDeviceDays: null, smsAllowed: true });
     await tx.recordAudit({ event: 'company_created', outcome: 'success', companyId: id }, now);
   });
   return id;
@@ -29,6 +29,8 @@ export interface NewUser {
   personalDataVerified?: boolean;
   /** IANA time zone, already validated; e-mails then show local time beside UTC. */
   timeZone?: string | null;
+  /** Who verified the personal data (recorded with the time). */
+  verifiedBy?: string;
 }
 
 export async function createUser(ctx: FlowContext, input: NewUser): Promise<string> {
@@ -56,6 +58,7 @@ export async function createUser(ctx: FlowContext, input: NewUser): Promise<stri
       passwordChangeRequired: false,
       notificationPreference: 'immediate',
       timeZone: input.timeZone ?? null,
+      personalDataVerifiedBy: input.personalDataVerified ? (input.verifiedBy ?? 'operator') : null,
       createdAt: now,
       updatedAt: now,
     };
@@ -75,6 +78,7 @@ export interface UserChanges {
   twoFactor?: boolean;
   personalDataVerified?: boolean;
   timeZone?: string | null;
+  verifiedBy?: string;
 }
 
 export async function updateUser(ctx: FlowContext, id: string, changes: UserChanges): Promise<void> {
@@ -100,7 +104,10 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
     }
     // Switching verification on de-authorizes every device from this moment; leaving it on changes nothing.
     if (changes.twoFactor !== undefined) patch.twoFactorEnabledAt = changes.twoFactor ? (user.twoFactorEnabledAt ?? now) : null;
-    if (changes.personalDataVerified !== undefined) patch.personalDataVerifiedAt = changes.personalDataVerified ? (user.personalDataVerifiedAt ?? now) : null;
+    if (changes.personalDataVerified !== undefined) {
+      patch.personalDataVerifiedAt = changes.personalDataVerified ? (user.personalDataVerifiedAt ?? now) : null;
+      patch.personalDataVerifiedBy = changes.personalDataVerified ? (user.personalDataVerifiedAt ? user.personalDataVerifiedBy : (changes.verifiedBy ?? 'operator')) : null;
+    }
     await tx.updateUser(id, patch, now);
     if (passwordHash !== undefined) {
       // A new password ends every trusted device and every session, and the user hears of it.

@@ -75,17 +75,17 @@ export interface SendCodeInput extends BrowserTokens {
 }
 
 export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput): Promise<ChallengeView> {
-  const { challenge, user } = await findPendingChallenge(ctx, input);
+  const { challenge, user, sms } = await findPendingChallenge(ctx, input);
   assertChallengeOpen(ctx, challenge);
   if (isVerificationLocked(user.verificationLockedUntil, ctx.clock.now())) throw verificationLocked();
-  if (!availableChannels(user, ctx.sms).has(input.channel)) {
-    throw channelUnavailable({ channel: input.channel, reason: input.channel === 'sms' ? smsUnavailableReason(user, ctx.sms) : undefined });
+  if (!availableChannels(user, sms).has(input.channel)) {
+    throw channelUnavailable({ channel: input.channel, reason: input.channel === 'sms' ? smsUnavailableReason(user, sms) : undefined });
   }
 
   const result = await ctx.store.transaction((tx) => queueChallengeCode(ctx, tx, { now: ctx.clock.now(), challenge, user, channel: input.channel, request: input.request }));
   if (result.status === 'sent') {
     ctx.messagesQueued();
-    return encodeChallengeView(result.challenge, user, ctx.policy, ctx.sms);
+    return encodeChallengeView(result.challenge, user, ctx.policy, sms);
   }
   if (result.status === 'over_budget') throw result.refusal;
 

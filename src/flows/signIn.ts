@@ -7,6 +7,8 @@ import { availableChannels, encodeChallengeView, type ChallengeView } from './ch
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { invalidCredentials, verificationLocked } from './errors.js';
+import { smsFor } from './pendingChallenge.js';
+import { recordFailedSignIn } from './signInLog.js';
 import { queueChallengeCode } from './sendChallengeCode.js';
 import type { ChallengeRecord, Store } from './ports.js';
 
@@ -35,10 +37,13 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   const passwordOk = await hasher.verify(user?.passwordHash, input.password);
   const now = clock.now();
   if (!user || !passwordOk) {
-    await store.recordAudit(
-      { event: 'sign_in', outcome: 'failure', userId: user?.id ?? null, companyId: user?.companyId ?? null, ip: input.request.ip, detail: { reason: 'invalid_credentials' } },
-      now,
-    );
+    await store.transaction(async (tx) => {
+      await tx.recordAudit(
+        { event: 'sign_in', outcome: 'failure', userId: user?.id ?? null, companyId: user?.companyId ?? null, ip: input.request.ip, detail: { reason: 'invalid_credentials' } },
+        now,
+      );
+      if (user) await recordFailedSignIn(tx, user, input.request, now, 'invalid_password');
+    });
     throw invalidCredentials();
   }
   if (hasher.needsRehash(user.passwordHash)) {
@@ -53,7 +58,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
 
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
-  if (!user.passwordChangeRequired && !needsVerification(requiredSince, link, now)) {
+  if (!user.passwordChangeRequired && !needsVerification(requiredSince, link, now, company.trustedDeviceDays)) {
     const done = await store.transaction((tx) =>
       completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false }),
     );
@@ -62,7 +67,10 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   }
 
   if (isVerificationLocked(user.verificationLockedUntil, now)) {
-    await store.recordAudit({ event: 'sign_in', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'verification_locked' } }, now);
+    await store.transaction(async (tx) => {
+      await tx.recordAudit({ event: 'sign_in', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'verification_locked' } }, now);
+      await recordFailedSignIn(tx, user, input.request, now, 'verification_locked');
+    });
     throw verificationLocked();
   }
 
@@ -96,7 +104,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
         smsSentAt: null,
       };
       await tx.insertChallenge(challenge, hashToken(pendingToken));
-      const channel = firstChannel(user.preferredChannel, availableChannels(user, ctx.sms));
+      const channel = firstChannel(user.preferredChannel, availableChannels(user, smsFor(ctx, company)));
       challenge = (await sendFirstCode(ctx, tx, { now, challenge, user, channel, request: input.request })) ?? challenge;
       await tx.recordAudit(
         { event: 'challenge_opened', outcome: 'info', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } },
@@ -108,7 +116,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   ctx.messagesQueued();
   return {
     status: 'verification_required',
-    challenge: encodeChallengeView(opened.challenge, user, ctx.policy, ctx.sms),
+    challenge: encodeChallengeView(opened.challenge, user, ctx.policy, smsFor(ctx, company)),
     pendingToken,
     deviceToken: opened.deviceToken,
     expiresAt: opened.challenge.expiresAt,

@@ -8,6 +8,7 @@ import type { FlowContext, RequestInfo } from './context.js';
 import { invalidCode, noChallenge, passwordChangeRequired, passwordReused, verificationLocked } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalAfterRace, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, UserRecord } from './ports.js';
+import { recordFailedSignIn } from './signInLog.js';
 
 export const VERIFICATION_LOCKED_TEMPLATE = 'verification-locked';
 export const PASSWORD_CHANGED_TEMPLATE = 'password-changed';
@@ -21,7 +22,7 @@ export interface VerifyInput extends BrowserTokens {
 }
 
 export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput): Promise<CompletedSignIn> {
-  const { challenge, user } = await findPendingChallenge(ctx, input);
+  const { challenge, user, company } = await findPendingChallenge(ctx, input);
   assertChallengeOpen(ctx, challenge);
   const now = ctx.clock.now();
   if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLocked();
@@ -39,8 +40,6 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
     newPasswordHash = await ctx.hasher.hash(input.newPassword);
   }
 
-  const company = await ctx.store.findCompany(user.companyId);
-  if (!company) throw noChallenge();
   const done = await ctx.store.transaction(async (tx) => {
     // The account row is held first, so a lock set by a concurrent wrong code is seen here.
     if (!(await tx.holdUnlockedAccount(user.id, now))) return 'locked' as const;
@@ -104,6 +103,7 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
       await tx.recordAudit({ event: 'verification_locked', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { failures } }, now);
     }
     await tx.recordAudit({ event: 'code_verified', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { attempts } }, now);
+    await recordFailedSignIn(tx, user, request, now, 'invalid_code');
     return { attempts, lockedNow, accountLocked: false };
   });
   if (outcome.lockedNow) ctx.messagesQueued();

@@ -12,8 +12,13 @@ import type {
   OutgoingMessage,
   QueuedMessage,
   DigestBatch,
+  ConfirmationPurpose,
+  EmployeeSummary,
   NotificationPreference,
+  Page,
   PhoneChangeRecord,
+  SignInFilter,
+  SignInRecord,
   Role,
   SessionRecord,
   SignInReportRecord,
@@ -46,6 +51,7 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     passwordChangeRequired: row.passwordChangeRequired === 1,
     notificationPreference: row.notificationPreference as NotificationPreference,
     timeZone: row.timeZone,
+    personalDataVerifiedBy: row.personalDataVerifiedBy,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -84,11 +90,107 @@ export class KyselyStore implements Store {
   // Companies
 
   async insertCompany(company: CompanyRecord): Promise<void> {
-    await this.db.insertInto('companies').values(company).execute();
+    await this.db.insertInto('companies').values({ ...company, smsAllowed: bool(company.smsAllowed) }).execute();
   }
 
   async findCompany(id: string): Promise<CompanyRecord | undefined> {
-    return this.db.selectFrom('companies').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('companies').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { ...row, smsAllowed: row.smsAllowed === 1 };
+  }
+
+  async updateCompany(id: string, patch: Partial<Pick<CompanyRecord, 'requireVerificationAt' | 'trustedDeviceDays' | 'smsAllowed'>>): Promise<void> {
+    const { smsAllowed, ...rest } = patch;
+    await this.db
+      .updateTable('companies')
+      .set({ ...rest, ...(smsAllowed !== undefined ? { smsAllowed: bool(smsAllowed) } : {}) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  // Sign-in log and directory
+
+  async recordSignIn(row: SignInRecord): Promise<void> {
+    await this.db.insertInto('signIns').values({ ...row, newDevice: bool(row.newDevice) }).execute();
+  }
+
+  private signInQuery(filter: SignInFilter) {
+    let query = this.db.selectFrom('signIns');
+    if (filter.companyId !== undefined) query = query.where('signIns.companyId', '=', filter.companyId);
+    if (filter.userId !== undefined) query = query.where('signIns.userId', '=', filter.userId);
+    if (filter.from !== undefined) query = query.where('signIns.at', '>=', filter.from);
+    if (filter.to !== undefined) query = query.where('signIns.at', '<', filter.to);
+    if (filter.newDevicesOnly) query = query.where('signIns.newDevice', '=', 1);
+    return query;
+  }
+
+  async listSignIns(filter: SignInFilter, page: Page): Promise<(SignInRecord & { userEmail: string; userName: string })[]> {
+    const rows = await this.signInQuery(filter)
+      .innerJoin('users', 'users.id', 'signIns.userId')
+      .selectAll('signIns')
+      .select(['users.email as userEmail', 'users.displayName as userName'])
+      .orderBy('signIns.at', 'desc')
+      .orderBy('signIns.id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    return rows.map((row) => ({ ...row, outcome: row.outcome as SignInRecord['outcome'], newDevice: row.newDevice === 1 }));
+  }
+
+  async countSignIns(filter: SignInFilter): Promise<number> {
+    const row = await this.signInQuery(filter).select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listEmployees(companyId: string, page: Page): Promise<EmployeeSummary[]> {
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll('users')
+      .select((eb) =>
+        eb
+          .selectFrom('signIns')
+          .select((inner) => inner.fn.max('signIns.at').as('last'))
+          .whereRef('signIns.userId', '=', 'users.id')
+          .where('signIns.outcome', '=', 'success')
+          .as('lastSignInAt'),
+      )
+      .where('users.companyId', '=', companyId)
+      .orderBy('users.displayName')
+      .orderBy('users.id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    return rows.map((row) => ({ user: toUser(row), lastSignInAt: row.lastSignInAt === null || row.lastSignInAt === undefined ? null : Number(row.lastSignInAt) }));
+  }
+
+  async countEmployees(companyId: string): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number | string>().as('n')).where('companyId', '=', companyId).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listAccountDevices(userId: string): Promise<AccountDeviceRecord[]> {
+    return this.db.selectFrom('accountDevices').selectAll().where('userId', '=', userId).orderBy('lastSignInAt', 'desc').limit(500).execute();
+  }
+
+  async listActiveSessions(userId: string, since: number): Promise<SessionRecord[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'userId', 'accountDeviceId', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'])
+      .where('userId', '=', userId)
+      .where('revokedAt', 'is', null)
+      .where('createdAt', '>', since)
+      .orderBy('lastSeenAt', 'desc')
+      .limit(500)
+      .execute();
+    return rows.map((row) => ({ ...row, trusted: row.trusted === 1 }));
+  }
+
+  async findSession(id: string): Promise<SessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'userId', 'accountDeviceId', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && { ...row, trusted: row.trusted === 1 };
   }
 
   // Users
@@ -379,15 +481,17 @@ export class KyselyStore implements Store {
     await this.db.insertInto('phoneChanges').values(change).execute();
   }
 
-  async findOpenPhoneChange(userId: string, now: number): Promise<PhoneChangeRecord | undefined> {
-    return this.db
+  async findOpenPhoneChange(userId: string, now: number, purpose: ConfirmationPurpose = 'phone'): Promise<PhoneChangeRecord | undefined> {
+    const row = await this.db
       .selectFrom('phoneChanges')
       .selectAll()
       .where('userId', '=', userId)
+      .where('purpose', '=', purpose)
       .where('consumedAt', 'is', null)
       .where('expiresAt', '>', now)
       .orderBy('createdAt', 'desc')
       .executeTakeFirst();
+    return row && { ...row, purpose: row.purpose as ConfirmationPurpose };
   }
 
   async addPhoneChangeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {

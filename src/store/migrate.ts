@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004_sessions.js';
 import * as m0005 from './migrations/0005_audit_outbox.js';
 import * as m0006 from './migrations/0006_notifications.js';
 import * as m0007 from './migrations/0007_phone_changes.js';
+import * as m0008 from './migrations/0008_sign_ins_policy.js';
 import type { Database } from './schema.js';
 
 const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0005_audit_outbox': m0005,
   '0006_notifications': m0006,
   '0007_phone_changes': m0007,
+  '0008_sign_ins_policy': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -7,6 +7,7 @@ export interface CompaniesTable {
   createdAt: number;
   requireVerificationAt: number | null;
   trustedDeviceDays: number | null;
+  smsAllowed: Generated<number>;
 }
 
 export interface UsersTable {
@@ -28,6 +29,7 @@ export interface UsersTable {
   passwordChangeRequired: Generated<number>;
   notificationPreference: Generated<string>;
   timeZone: string | null;
+  personalDataVerifiedBy: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -138,6 +140,20 @@ export interface PhoneChangesTable {
   expiresAt: number;
   attempts: Generated<number>;
   consumedAt: number | null;
+  purpose: Generated<string>;
+}
+
+export interface SignInsTable {
+  id: string;
+  at: number;
+  userId: string;
+  companyId: string;
+  accountDeviceId: string | null;
+  ip: string;
+  userAgent: string;
+  outcome: string;
+  newDevice: number;
+  reason: string | null;
 }
 
 export interface Database {
@@ -153,4 +169,5 @@ export interface Database {
   signInReports: SignInReportsTable;
   digestEntries: DigestEntriesTable;
   phoneChanges: PhoneChangesTable;
+  signIns: SignInsTable;
 }

@@ -72,3 +72,36 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.ou
   }
   return result.data;
 }
+
+export const PAGE_SIZE_DEFAULT = 50;
+export const PAGE_SIZE_MAX = 100;
+
+const pageQuery = z.object({
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
+});
+
+/** `?page=&pageSize=` → offset and limit; every list is paginated. */
+export function parsePage(query: unknown): { page: number; pageSize: number; offset: number; limit: number } {
+  const { page, pageSize } = parseInput(pageQuery, query ?? {});
+  return { page, pageSize, offset: (page - 1) * pageSize, limit: pageSize };
+}
+
+const isoDate = z.string().max(40).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date or time');
+
+export const signInFilterQuery = z.object({
+  employee: z.string().max(64).optional(),
+  from: isoDate.optional(),
+  to: isoDate.optional(),
+  newDevicesOnly: z.enum(['true', 'false', '1', '0', 'on']).optional(),
+});
+
+export function parseSignInFilter(query: unknown) {
+  const q = parseInput(signInFilterQuery.passthrough(), query ?? {});
+  return {
+    userId: q.employee || undefined,
+    from: q.from ? Date.parse(q.from) : undefined,
+    to: q.to ? Date.parse(q.to) : undefined,
+    newDevicesOnly: q.newDevicesOnly === 'true' || q.newDevicesOnly === '1' || q.newDevicesOnly === 'on',
+  };
+}

@@ -37,11 +37,11 @@ describe.each(kinds)('store on %s', (kind, create) => {
     const companyId = newId();
     const userId = newId();
     const deviceId = newId();
-    await store.insertCompany({ id: companyId, name: 'Acme', createdAt: now, requireVerificationAt: null, trustedDeviceDays: null });
+    await store.insertCompany({ id: companyId, name: 'Acme', createdAt: now, requireVerificationAt: null, trustedDeviceDays: null, smsAllowed: true });
     await store.insertUser({
       id: userId, companyId, email: `${userId}@acme.example`, displayName: 'U', passwordHash: 'x', phone: null, locale: 'en', role: 'employee',
       personalDataVerifiedAt: null, twoFactorEnabledAt: now, preferredChannel: null, emailVerifiedAt: null, phoneVerifiedAt: null,
-      verificationLockedUntil: null, passwordChangeRequired: false, notificationPreference: 'immediate', timeZone: null, createdAt: now, updatedAt: now,
+      verificationLockedUntil: null, passwordChangeRequired: false, notificationPreference: 'immediate', timeZone: null, personalDataVerifiedBy: null, createdAt: now, updatedAt: now,
     });
     await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
     const challenge = { id: newId(), userId, deviceId, openedAt: now, expiresAt: now + 900_000, attempts: 0, consumedAt: null, ip: '127.0.0.1', emailSentAt: null, smsSentAt: null };

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { CHANNELS } from '../../domain/policy.js';
 import { encodeDevice, encodeSession, encodeUser } from '../../flows/encode.js';
 import { noChallenge } from '../../flows/errors.js';
-import { meApi } from './me.js';
+import { companyApi } from './company.js';
+import { meApi, meSecurityApi } from './me.js';
 import { requireActiveSession } from './session.js';
 import { getChallenge } from '../../flows/getChallenge.js';
 import { lookupSession, signOut } from '../../flows/sessions.js';
@@ -65,6 +66,8 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
   });
 
   await meApi(app, deps);
+  await meSecurityApi(app, deps);
+  await companyApi(app, deps);
 
   app.post('/logout', async (request, reply) => {
     const active = await currentSession(request);

@@ -5,7 +5,10 @@ import { isVerifiedRepresentative, setNotificationPreference } from '../../flows
 import { confirmPhoneChange, removePhone, startPhoneChange } from '../../flows/changePhone.js';
 import type { WebDeps } from '../deps.js';
 import { requestInfo } from '../security.js';
-import { parseInput, passwordField } from '../validation.js';
+import { newPasswordField, parseInput, parsePage, passwordField } from '../validation.js';
+import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
+import { encodeDevice, encodeSession, encodeSignIn } from '../../flows/encode.js';
+import { isSessionActive, sessionExpiresAt } from '../../domain/sessions.js';
 import { requireActiveSession } from './session.js';
 
 const settingsBody = z.object({ notificationPreference: z.enum(['immediate', 'digest']) }).partial().strict();
@@ -44,5 +47,68 @@ export async function meApi(app: FastifyInstance, deps: WebDeps): Promise<void> 
     const body = parseInput(passwordBody, request.body);
     await removePhone(deps.ctx, active, body.password, requestInfo(request));
     return { phone: null };
+  });
+}
+
+const authorizationBody = z.object({ enabled: z.boolean(), password: passwordField.optional(), code: z.string().max(64).optional() });
+const passwordChangeBody = z.object({ currentPassword: passwordField, newPassword: newPasswordField });
+
+export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const { ctx } = deps;
+
+  app.get('/me/devices', async (request) => {
+    const active = await requireActiveSession(deps, request);
+    const { devices, requiredSince } = await listDevices(ctx, active.user);
+    const now = ctx.clock.now();
+    return { devices: devices.map((d) => encodeDevice(d, now, requiredSince, active.link.id)) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/me/devices/:id', async (request, reply) => {
+    const active = await requireActiveSession(deps, request);
+    await revokeDevice(ctx, active.user, request.params.id, { kind: 'user', userId: active.user.id }, requestInfo(request));
+    return reply.code(204).send();
+  });
+
+  app.delete('/me/devices', async (request, reply) => {
+    const active = await requireActiveSession(deps, request);
+    await revokeAllDevices(ctx, active.user, { kind: 'user', userId: active.user.id }, requestInfo(request));
+    return reply.code(204).send();
+  });
+
+  app.get('/me/sessions', async (request) => {
+    const active = await requireActiveSession(deps, request);
+    const sessions = await listSessions(ctx, active.user);
+    const now = ctx.clock.now();
+    return {
+      sessions: sessions
+        .filter((s) => isSessionActive(s, now, ctx.policy))
+        .map((s) => encodeSession(s, sessionExpiresAt(s, ctx.policy), active.session.id)),
+    };
+  });
+
+  app.delete<{ Params: { id: string } }>('/me/sessions/:id', async (request, reply) => {
+    const active = await requireActiveSession(deps, request);
+    await revokeSession(ctx, active.user, request.params.id, { kind: 'user', userId: active.user.id }, requestInfo(request));
+    return reply.code(204).send();
+  });
+
+  app.get('/me/sign-ins', async (request) => {
+    const active = await requireActiveSession(deps, request);
+    const page = parsePage(request.query);
+    const { rows, total } = await listSignIns(ctx, active.user, page);
+    return { signIns: rows.map((row) => encodeSignIn({ ...row, userEmail: undefined, userName: undefined })), page: page.page, pageSize: page.pageSize, total };
+  });
+
+  app.post('/me/authorization', async (request) => {
+    const active = await requireActiveSession(deps, request);
+    const body = parseInput(authorizationBody, request.body);
+    return setAuthorization(ctx, active, body, requestInfo(request));
+  });
+
+  app.post('/me/password', async (request, reply) => {
+    const active = await requireActiveSession(deps, request);
+    const body = parseInput(passwordChangeBody, request.body);
+    await changePassword(ctx, active, body.currentPassword, body.newPassword, requestInfo(request));
+    return reply.code(204).send();
   });
 }

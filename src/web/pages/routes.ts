@@ -13,7 +13,7 @@ import { lookupSession, signOut, type ActiveSession } from '../../flows/sessions
 import { confirmPhoneChange, removePhone, startPhoneChange } from '../../flows/changePhone.js';
 import { confirmSignInReport, findSignInReport } from '../../flows/reportSignIn.js';
 import { maskPhone } from '../../domain/mask.js';
-import { describeUserAgent } from '../../delivery/renderer.js';
+import { describeUserAgent } from '../../domain/userAgent.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
 import { LANG_COOKIE, pickLocale, translator, type MessageKey } from '../i18n.js';

@@ -1,0 +1,149 @@
+// What a signed-in user sees and controls about their own account: devices, sessions, sign-ins, authorization, password.
+import { codeMatches, deriveCode, isWellFormedCode, normalizeCodeInput } from '../domain/code.js';
+import { verificationRequiredSince } from '../domain/devices.js';
+import { newId } from '../domain/tokens.js';
+import { phoneChangeCodeInput } from './changePhone.js';
+import type { FlowContext, RequestInfo } from './context.js';
+import { DoormanError, invalidCode, notFound, passwordReused, tooManyAttempts } from './errors.js';
+import type { AccountDeviceRecord, Page, Store, UserRecord } from './ports.js';
+import type { ActiveSession } from './sessions.js';
+import { PASSWORD_CHANGED_TEMPLATE } from './verifyChallengeCode.js';
+
+export const CONFIRMATION_CODE_TEMPLATE = 'confirmation-code';
+
+const wrongPassword = () => new DoormanError(403, 'invalid_password', 'The password is not correct.');
+const requiredByCompany = () => new DoormanError(409, 'required_by_company', 'Your company requires account authorization for every employee.');
+
+export type Actor = { kind: 'user'; userId: string } | { kind: 'company'; userId: string };
+
+/** Removes a device's authorization and trust and ends its sessions: its next sign-in needs a code. */
+export async function revokeDevice(ctx: FlowContext, owner: UserRecord, linkId: string, actor: Actor, request: RequestInfo): Promise<void> {
+  const link = await ctx.store.findAccountDeviceById(linkId);
+  // Another account's device looks exactly like a missing one.
+  if (!link || link.userId !== owner.id) throw notFound();
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeAccountDevice(link.id, now);
+    await tx.revokeSessionsOfAccountDevice(link.id, now);
+    await tx.recordAudit({ event: 'device_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, deviceId: link.id, detail: { by: actor.kind, actorId: actor.userId } }, now);
+  });
+}
+
+/** Every device loses trust and every session ends, this one included. */
+export async function revokeAllDevices(ctx: FlowContext, owner: UserRecord, actor: Actor, request: RequestInfo): Promise<void> {
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeAllTrust(owner.id, now);
+    await tx.revokeUserSessions(owner.id, now);
+    await tx.recordAudit({ event: 'all_devices_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
+  });
+}
+
+export async function revokeSession(ctx: FlowContext, owner: UserRecord, sessionId: string, actor: Actor, request: RequestInfo): Promise<void> {
+  const session = await ctx.store.findSession(sessionId);
+  if (!session || session.userId !== owner.id) throw notFound();
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeSession(session.id, now);
+    await tx.recordAudit({ event: 'session_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
+  });
+}
+
+export async function revokeAllSessions(ctx: FlowContext, owner: UserRecord, actor: Actor, request: RequestInfo): Promise<void> {
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeUserSessions(owner.id, now);
+    await tx.recordAudit({ event: 'all_sessions_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
+  });
+}
+
+export interface DeviceListing {
+  devices: AccountDeviceRecord[];
+  requiredSince: number | null;
+}
+
+export async function listDevices(ctx: FlowContext, owner: UserRecord): Promise<DeviceListing> {
+  const [devices, company] = await Promise.all([ctx.store.listAccountDevices(owner.id), ctx.store.findCompany(owner.companyId)]);
+  return { devices, requiredSince: verificationRequiredSince(owner.twoFactorEnabledAt, company?.requireVerificationAt ?? null) };
+}
+
+export async function listSessions(ctx: FlowContext, owner: UserRecord) {
+  const since = ctx.clock.now() - ctx.policy.sessionAbsoluteMs;
+  return ctx.store.listActiveSessions(owner.id, since);
+}
+
+export async function listSignIns(ctx: FlowContext, owner: UserRecord, page: Page) {
+  const [rows, total] = await Promise.all([ctx.store.listSignIns({ userId: owner.id }, page), ctx.store.countSignIns({ userId: owner.id })]);
+  return { rows, total };
+}
+
+/** Switching on takes effect at once: no device is authorized any more. Switching off needs the password and an e-mailed code. */
+export async function setAuthorization(
+  ctx: FlowContext,
+  active: ActiveSession,
+  input: { enabled: boolean; password?: string; code?: string },
+  request: RequestInfo,
+): Promise<{ enabled: boolean; codeSent?: 'email' }> {
+  const { user } = active;
+  const now = ctx.clock.now();
+  if (input.enabled) {
+    if (user.twoFactorEnabledAt === null) {
+      await ctx.store.transaction(async (tx) => {
+        await tx.updateUser(user.id, { twoFactorEnabledAt: now }, now);
+        await tx.recordAudit({ event: 'authorization_enabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { by: 'user' } }, now);
+      });
+    }
+    return { enabled: true };
+  }
+  const company = await ctx.store.findCompany(user.companyId);
+  if (company?.requireVerificationAt !== null && company?.requireVerificationAt !== undefined) throw requiredByCompany();
+  if (!input.password || !(await ctx.hasher.verify(user.passwordHash, input.password))) throw wrongPassword();
+  if (user.twoFactorEnabledAt === null) return { enabled: false };
+
+  const open = await ctx.store.findOpenPhoneChange(user.id, now, 'disable_authorization');
+  if (!input.code) {
+    const id = newId();
+    await ctx.store.transaction(async (tx) => {
+      await tx.insertPhoneChange({ id, userId: user.id, phone: '', purpose: 'disable_authorization', createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null });
+      await tx.enqueueMessage({ channel: 'email', template: CONFIRMATION_CODE_TEMPLATE, recipient: user.email, locale: user.locale, payload: { changeId: id, codeLength: ctx.policy.codeLength, name: user.displayName } }, now);
+    });
+    ctx.messagesQueued();
+    return { enabled: true, codeSent: 'email' };
+  }
+  if (!open) throw new DoormanError(404, 'no_confirmation', 'Ask for a new code first.');
+  const entered = normalizeCodeInput(input.code);
+  const expected = deriveCode(ctx.secret, phoneChangeCodeInput(open.id), ctx.policy.codeLength);
+  if (!isWellFormedCode(entered, ctx.policy.codeLength) || !codeMatches(entered, expected)) {
+    const attempts = await ctx.store.addPhoneChangeAttempt(open.id, ctx.policy.maxCodeAttempts);
+    if (attempts === undefined) throw tooManyAttempts({ attemptsLeft: 0 });
+    throw invalidCode({ attemptsLeft: ctx.policy.maxCodeAttempts - attempts });
+  }
+  const done = await ctx.store.transaction(async (tx) => {
+    if (!(await tx.consumePhoneChange(open.id, now, ctx.policy.maxCodeAttempts))) return false;
+    await tx.updateUser(user.id, { twoFactorEnabledAt: null }, now);
+    await tx.recordAudit({ event: 'authorization_disabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { by: 'user' } }, now);
+    return true;
+  });
+  if (!done) throw tooManyAttempts({ attemptsLeft: 0 });
+  return { enabled: false };
+}
+
+/** A new password ends every trusted device and every other session, and the user is e-mailed. */
+export async function changePassword(ctx: FlowContext, active: ActiveSession, current: string, next: string, request: RequestInfo): Promise<void> {
+  const { user } = active;
+  if (!(await ctx.hasher.verify(user.passwordHash, current))) throw wrongPassword();
+  if (current === next) throw passwordReused();
+  const hash = await ctx.hasher.hash(next);
+  const now = ctx.clock.now();
+  await ctx.store.transaction(async (tx: Store) => {
+    await tx.updateUser(user.id, { passwordHash: hash, passwordChangeRequired: false }, now);
+    await tx.revokeAllTrust(user.id, now);
+    await tx.revokeUserSessions(user.id, now, active.session.id);
+    await tx.enqueueMessage(
+      { channel: 'email', template: PASSWORD_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
+      now,
+    );
+    await tx.recordAudit({ event: 'password_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { reason: 'user' } }, now);
+  });
+  ctx.messagesQueued();
+}
