@@ -1,0 +1,217 @@
+// Trusted devices, sessions, the authorization switch, password change and company policy, through the JSON API with real SMTP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompany } from '../../src/flows/provisioning.js';
+import { ManualClock } from '../helpers/clock.js';
+import type { Browser } from '../helpers/httpClient.js';
+import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
+import { SmtpSink } from '../helpers/smtpSink.js';
+
+let sink: SmtpSink;
+let doorman: Running;
+const clock = new ManualClock();
+const DAY = 24 * 3600_000;
+
+beforeAll(async () => {
+  sink = await new SmtpSink().start();
+  doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url }, { clock });
+});
+afterAll(async () => {
+  await doorman?.close();
+  await sink?.stop();
+});
+
+const codeCount = (email: string) => sink.to(email).filter((m) => /verification code/i.test(m.subject)).length;
+
+async function trustedSignIn(browser: Browser, user: { email: string; password: string }) {
+  const n = codeCount(user.email);
+  const reply = await signInWithCode(browser, user, () => sink.codeFor(user.email, n + 1), true);
+  expect(reply.status).toBe(200);
+  return reply;
+}
+
+async function companyWithRep() {
+  const companyId = await createCompany(doorman.doorman.ctx, { name: `Co ${Math.random()}` });
+  const rep = await doorman.addUser({ companyId, role: 'authorized', personalDataVerified: true, twoFactor: false });
+  const repBrowser = doorman.browser();
+  expect((await repBrowser.post('/api/v1/login', { email: rep.email, password: rep.password })).body.status).toBe('authenticated');
+  return { companyId, rep, repBrowser };
+}
+
+describe('trusted devices', () => {
+  it('the device list shows trust, this device, browser and IP', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await trustedSignIn(browser, user);
+    const { body } = await browser.get('/api/v1/me/devices');
+    expect(body.devices).toHaveLength(1);
+    expect(body.devices[0]).toMatchObject({ current: true, trusted: true, lastIp: '127.0.0.1', browser: 'Chrome 126 on Linux' });
+  });
+
+  it('revoking a trusted device by the user ends its session at once and its next sign-in needs a code', async () => {
+    const user = await doorman.addUser();
+    const laptop = doorman.browser();
+    const verify = await trustedSignIn(laptop, user);
+    const phone = doorman.browser();
+    await trustedSignIn(phone, user);
+    expect((await phone.request('DELETE', `/api/v1/me/devices/${verify.body.device.id}`)).status).toBe(204);
+    expect((await laptop.get('/api/v1/session')).status).toBe(401);
+    const again = await laptop.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(again.body.status).toBe('verification_required');
+    expect((await phone.get('/api/v1/session')).status).toBe(200);
+  });
+
+  it('revoking by the company representative does the same', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    const user = await doorman.addUser({ companyId });
+    const browser = doorman.browser();
+    const verify = await trustedSignIn(browser, user);
+    const reply = await repBrowser.request('DELETE', `/api/v1/company/employees/${user.id}/devices/${verify.body.device.id}`);
+    expect(reply.status).toBe(204);
+    expect((await browser.get('/api/v1/session')).status).toBe(401);
+    expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+  });
+
+  it('sessions are listed and one can be revoked', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const a = doorman.browser();
+    const b = doorman.browser();
+    await a.post('/api/v1/login', { email: user.email, password: user.password });
+    await b.post('/api/v1/login', { email: user.email, password: user.password });
+    const { body } = await a.get('/api/v1/me/sessions');
+    expect(body.sessions).toHaveLength(2);
+    const other = body.sessions.find((s: any) => !s.current);
+    expect((await a.request('DELETE', `/api/v1/me/sessions/${other.id}`)).status).toBe(204);
+    expect((await b.get('/api/v1/session')).status).toBe(401);
+    expect((await a.get('/api/v1/session')).status).toBe(200);
+  });
+
+  it('recent sign-ins list successes and failures with the IP', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    await doorman.browser().post('/api/v1/login', { email: user.email, password: 'wrong-password' });
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const { body } = await browser.get('/api/v1/me/sign-ins');
+    expect(body.total).toBe(2);
+    expect(body.signIns.map((s: any) => [s.outcome, s.reason, s.ip])).toEqual([
+      ['success', null, '127.0.0.1'],
+      ['failure', 'invalid_password', '127.0.0.1'],
+    ]);
+  });
+});
+
+describe('password and authorization switch', () => {
+  it('changing the password revokes trusted devices and other sessions and e-mails the user', async () => {
+    const user = await doorman.addUser();
+    const old = doorman.browser();
+    await trustedSignIn(old, user);
+    const current = doorman.browser();
+    await trustedSignIn(current, user);
+    const reply = await current.post('/api/v1/me/password', { currentPassword: user.password, newPassword: 'another-long-password' });
+    expect(reply.status).toBe(204);
+    expect((await old.get('/api/v1/session')).status).toBe(401);
+    expect((await current.get('/api/v1/session')).status).toBe(200);
+    const again = await old.post('/api/v1/login', { email: user.email, password: 'another-long-password' });
+    expect(again.body.status).toBe('verification_required');
+    await sink.waitFor(() => sink.to(user.email).some((m) => /password was changed/i.test(m.subject)));
+  });
+
+  it('switching authorization on takes effect at once; off needs the password and an e-mailed code', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect((await browser.post('/api/v1/me/authorization', { enabled: true })).body).toEqual({ enabled: true });
+    expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+
+    expect((await browser.post('/api/v1/me/authorization', { enabled: false, password: 'wrong' })).status).toBe(403);
+    const step1 = await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+    expect(step1.body).toEqual({ enabled: true, codeSent: 'email' });
+    await sink.waitFor(() => sink.to(user.email).some((m) => /switch off/i.test(m.subject)));
+    const mail = sink.to(user.email).find((m) => /switch off/i.test(m.subject))!;
+    const code = /^\s*(\d{6})\s*$/m.exec(mail.text)![1]!;
+    const step2 = await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password, code });
+    expect(step2.body).toEqual({ enabled: false });
+    expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+  });
+
+  it('switching off is refused when the company requires authorization', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: true })).status).toBe(200);
+    const user = await doorman.addUser({ companyId, twoFactor: false });
+    const browser = doorman.browser();
+    await trustedSignIn(browser, user);
+    const reply = await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+    expect(reply.status).toBe(409);
+    expect(reply.body.error).toBe('required_by_company');
+  });
+});
+
+describe('company policy', () => {
+  it('requiring authorization makes an employee with it off get a code at the next sign-in', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    const user = await doorman.addUser({ companyId, twoFactor: false });
+    expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+    const policy = await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: true });
+    expect(policy.body.policy).toMatchObject({ requireAuthorization: true });
+    expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+  });
+
+  it('the trusted-device lifetime from the policy is honoured, also for devices trusted before', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    const user = await doorman.addUser({ companyId });
+    const early = doorman.browser();
+    await trustedSignIn(early, user);
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { trustedDeviceDays: 7 })).body.policy.trustedDeviceDays).toBe(7);
+    const late = doorman.browser();
+    const verify = await trustedSignIn(late, user);
+    expect(Date.parse(verify.body.device.trustedUntil) - clock.now()).toBe(7 * DAY);
+    clock.advance(7 * DAY + 1000);
+    for (const browser of [early, late]) {
+      browser.restart();
+      expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+    }
+  });
+
+  it('the lifetime must be between 1 and the service default', async () => {
+    const { repBrowser } = await companyWithRep();
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { trustedDeviceDays: 0 })).status).toBe(400);
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { trustedDeviceDays: 31 })).status).toBe(400);
+  });
+
+  it('SMS not allowed by the company: the SMS option is unavailable', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    await repBrowser.request('PATCH', '/api/v1/company/policy', { smsAllowed: false });
+    const user = await doorman.addUser({ companyId, phone: '+48601444555' });
+    const login = await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password });
+    expect(login.body.challenge.channels.find((c: any) => c.channel === 'sms')).toMatchObject({ available: false, reason: 'sms_not_available' });
+  });
+});
+
+describe('sign-in log and CSV export', () => {
+  it('filters by employee and new devices, paginates, and exports safe CSV', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    const evil = await doorman.addUser({ companyId, twoFactor: false, name: '=HYPERLINK("http://evil.example","x")' });
+    const plain = await doorman.addUser({ companyId, twoFactor: false, name: 'Anna "Ania" Nowak, Jr.' });
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: evil.email, password: evil.password });
+    await browser.post('/api/v1/login', { email: evil.email, password: evil.password });
+    await doorman.browser().post('/api/v1/login', { email: plain.email, password: plain.password });
+
+    const all = await repBrowser.get('/api/v1/company/sign-ins?pageSize=2');
+    expect(all.body.total).toBe(4);
+    expect(all.body.signIns).toHaveLength(2);
+    const onlyNew = await repBrowser.get(`/api/v1/company/sign-ins?employee=${evil.id}&newDevicesOnly=true`);
+    expect(onlyNew.body.total).toBe(1);
+    const employees = await repBrowser.get('/api/v1/company/employees?pageSize=1&page=2');
+    expect(employees.body.total).toBe(3);
+    expect(employees.body.employees).toHaveLength(1);
+
+    const csv = await repBrowser.get('/api/v1/company/sign-ins.csv');
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = csv.text.trim().split('\r\n');
+    expect(lines[0]).toBe('"time_utc","employee_email","employee_name","outcome","reason","new_device","ip","browser"');
+    expect(lines).toHaveLength(5);
+    expect(csv.text).toContain(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
+    expect(csv.text).toContain('"Anna ""Ania"" Nowak, Jr."');
+    expect(lines.slice(1).every((l) => !/(^|,)"[=+\-@]/.test(l))).toBe(true);
+  });
+});
