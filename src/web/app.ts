@@ -11,6 +11,7 @@ import { adminApi } from './admin/routes.js';
 import { authApi } from './api/auth.js';
 import type { WebDeps } from './deps.js';
 import { pickLocale, translator } from './i18n.js';
+import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
 import { registerJsonParser, sendError, toPublicError } from './security.js';
 
@@ -90,6 +91,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
   });
 
   await app.register(async (scope) => pageRoutes(scope, deps));
+  await app.register(async (scope) => companyPages(scope, deps));
   await app.register(async (scope) => authApi(scope, deps), { prefix: '/api/v1' });
   await app.register(async (scope) => adminApi(scope, deps), { prefix: '/api/v1/admin' });
   return app;

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CHANNELS } from '../../domain/policy.js';
 import type { ChallengeView } from '../../flows/challengeView.js';
-import { encodeDevice, encodeUser } from '../../flows/encode.js';
+import { encodeDevice, encodeSession, encodeSignIn, encodeUser } from '../../flows/encode.js';
 import { DoormanError, invalidRequest } from '../../flows/errors.js';
 import { getChallenge } from '../../flows/getChallenge.js';
 import { isVerifiedRepresentative, setNotificationPreference } from '../../flows/accountSettings.js';
@@ -16,7 +16,10 @@ import { maskPhone } from '../../domain/mask.js';
 import { describeUserAgent } from '../../domain/userAgent.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
-import { LANG_COOKIE, pickLocale, translator, type MessageKey } from '../i18n.js';
+import { pickLocale, translator, type MessageKey } from '../i18n.js';
+import { createPageKit, dateTimeOf, formOf, msToText, timeOf } from './kit.js';
+import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
+import { isSessionActive, sessionExpiresAt } from '../../domain/sessions.js';
 import { requestInfo, toPublicError } from '../security.js';
 import { browserTokens, passwordStep, sendStep, verifyStep } from '../signInSteps.js';
 import { emailField, newPasswordField, passwordField } from '../validation.js';
@@ -37,41 +40,13 @@ const preferenceForm = z.object({ preference: z.enum(['immediate', 'digest']) })
 const phoneForm = z.object({ phone: z.string().trim().min(1).max(32), password: passwordField });
 const codeForm = z.object({ code: z.string().min(1).max(64) });
 const passwordForm = z.object({ password: passwordField });
+const authorizationForm = z.object({ enabled: z.enum(['true', 'false']), password: z.string().max(1024).optional(), code: z.string().max(64).optional() });
+const passwordChangeForm = z.object({ currentPassword: passwordField, newPassword: newPasswordField });
 const sendForm = z.object({ channel: z.enum(CHANNELS) });
 
-type Form = Record<string, unknown>;
-const formOf = (request: FastifyRequest): Form =>
-  request.body !== null && typeof request.body === 'object' && !Array.isArray(request.body) ? (request.body as Form) : {};
-
-const timeOf = (iso: string) => iso.slice(11, 19);
-const dateTimeOf = (iso: string) => iso.slice(0, 16).replace('T', ' ');
-
 export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
-  const { ctx, cookies, config } = deps;
-  const origin = config.publicUrl.origin;
-
-  // Forms carry a CSRF token; a foreign Origin is refused before the token is even looked at.
-  const csrf = async (request: FastifyRequest, reply: FastifyReply) => {
-    const from = request.headers.origin;
-    if (from !== undefined && from !== origin) throw new DoormanError(403, 'csrf_failed', 'Cross-origin form posts are not allowed.');
-    await new Promise<void>((resolve, reject) => app.csrfProtection(request, reply, (error?: Error) => (error ? reject(error) : resolve())));
-  };
-
-  const localeOf = (request: FastifyRequest, accountLocale?: Locale) => {
-    const locale = pickLocale(request, accountLocale);
-    return { locale, t: translator(locale) };
-  };
-
-  const html = (request: FastifyRequest, reply: FastifyReply, view: string, data: Record<string, unknown>, status = 200, accountLocale?: Locale) => {
-    const { locale, t } = localeOf(request, accountLocale);
-    const chosen = (request.query as Record<string, unknown> | undefined)?.lang;
-    if (chosen === 'en' || chosen === 'pl') reply.setCookie(LANG_COOKIE, chosen, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: 365 * 24 * 3600 });
-    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale });
-  };
-
-  const message = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, text: string, linkHref = '/login', linkText?: string) =>
-    html(request, reply, 'message.eta', { title, text, linkHref, linkText: linkText ?? translator(pickLocale(request))('common.login') }, status);
-  const tr = (request: FastifyRequest, key: MessageKey, params?: Record<string, string | number>) => translator(pickLocale(request))(key, params);
+  const { ctx, cookies } = deps;
+  const { csrf, html, message, tr } = createPageKit(app, deps);
 
   app.get('/assets/doorman.css', (_request, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('doorman.css')));
   app.get('/assets/verify.js', (_request, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('verify.js')));
@@ -197,12 +172,34 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     }
   });
 
-  const NOTICES: Record<string, MessageKey> = { '1': 'account.saved', phone: 'account.phoneSaved', 'phone-removed': 'account.phoneRemoved' };
+  const NOTICES: Record<string, MessageKey> = {
+    '1': 'account.saved',
+    phone: 'account.phoneSaved',
+    'phone-removed': 'account.phoneRemoved',
+    password: 'account.passwordChanged',
+    revoked: 'account.revoked',
+    'auth-code': 'account.codeSent',
+  };
 
   const renderAccount = async (request: FastifyRequest, reply: FastifyReply, active: ActiveSession, extra: { notice?: string; error?: string; status?: number } = {}) => {
     const now = ctx.clock.now();
-    const [company, pending] = await Promise.all([ctx.store.findCompany(active.user.companyId), ctx.store.findOpenPhoneChange(active.user.id, now)]);
+    const [company, pending, listing, sessions, signIns, authCode] = await Promise.all([
+      ctx.store.findCompany(active.user.companyId),
+      ctx.store.findOpenPhoneChange(active.user.id, now),
+      listDevices(ctx, active.user),
+      listSessions(ctx, active.user),
+      listSignIns(ctx, active.user, { offset: 0, limit: 20 }),
+      ctx.store.findOpenPhoneChange(active.user.id, now, 'disable_authorization'),
+    ]);
     const device = encodeDevice(active.link, now, active.requiredSince);
+    const devices = listing.devices.map((d) => {
+      const view = encodeDevice(d, now, listing.requiredSince, active.link.id);
+      return { ...view, firstSignInText: msToText(d.firstSignInAt), lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
+    });
+    const sessionRows = sessions
+      .filter((x) => isSessionActive(x, now, ctx.policy))
+      .map((x) => ({ ...encodeSession(x, sessionExpiresAt(x, ctx.policy), active.session.id), createdText: msToText(x.createdAt), lastSeenText: msToText(x.lastSeenAt) }));
+    const signInRows = signIns.rows.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }), atText: msToText(r.at) }));
     return html(
       request,
       reply,
@@ -217,6 +214,11 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         session: { createdAt: dateTimeOf(new Date(active.session.createdAt).toISOString()), ip: active.session.ip },
         representative: isVerifiedRepresentative(active.user),
         preference: active.user.notificationPreference,
+        devices,
+        sessions: sessionRows,
+        signIns: signInRows,
+        companyRequires: company?.requireVerificationAt !== null && company?.requireVerificationAt !== undefined,
+        codeSent: authCode !== undefined,
         notice: extra.notice,
         error: extra.error,
       },
@@ -244,6 +246,45 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const key = request.query.saved ? NOTICES[request.query.saved] : undefined;
     return renderAccount(request, reply, active, key ? { notice: translator(pickLocale(request, active.user.locale))(key) } : {});
   });
+
+  app.post<{ Params: { id: string } }>('/account/devices/:id/revoke', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      await revokeDevice(ctx, active.user, request.params.id, { kind: 'user', userId: active.user.id }, requestInfo(request));
+      return 'revoked';
+    }),
+  );
+
+  app.post('/account/devices/revoke-all', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      await revokeAllDevices(ctx, active.user, { kind: 'user', userId: active.user.id }, requestInfo(request));
+      return 'revoked';
+    }),
+  );
+
+  app.post<{ Params: { id: string } }>('/account/sessions/:id/revoke', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      await revokeSession(ctx, active.user, request.params.id, { kind: 'user', userId: active.user.id }, requestInfo(request));
+      return 'revoked';
+    }),
+  );
+
+  app.post('/account/authorization', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      const form = authorizationForm.safeParse(formOf(request));
+      if (!form.success) throw invalidRequest('Enter your password.');
+      const result = await setAuthorization(ctx, active, { enabled: form.data.enabled === 'true', password: form.data.password, code: form.data.code || undefined }, requestInfo(request));
+      return result.codeSent ? 'auth-code' : '1';
+    }),
+  );
+
+  app.post('/account/password', { preHandler: csrf }, (request, reply) =>
+    accountAction(request, reply, async (active) => {
+      const form = passwordChangeForm.safeParse(formOf(request));
+      if (!form.success) throw invalidRequest(form.error.issues[0]?.message ?? 'Enter both passwords.');
+      await changePassword(ctx, active, form.data.currentPassword, form.data.newPassword, requestInfo(request));
+      return 'password';
+    }),
+  );
 
   app.post('/account/phone', { preHandler: csrf }, (request, reply) =>
     accountAction(request, reply, async (active) => {

@@ -1,0 +1,156 @@
+// Company console pages for verified authorized users: employees, one employee's devices and sign-ins, policy, sign-in log and CSV.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { revokeAllSessions, revokeDevice } from '../../flows/accountSecurity.js';
+import { companySignIns, employeeRequiredSince, findEmployee, getPolicy, listEmployees, updatePolicy } from '../../flows/companyConsole.js';
+import { encodeDevice, encodeEmployee, encodeSignIn } from '../../flows/encode.js';
+import { DoormanError } from '../../flows/errors.js';
+import { lookupSession, type ActiveSession } from '../../flows/sessions.js';
+import type { WebDeps } from '../deps.js';
+import { requestInfo, toPublicError } from '../security.js';
+import { parsePage, parseSignInFilter } from '../validation.js';
+import { createPageKit, dateTimeOf, formOf, msToText } from './kit.js';
+
+const policyForm = z.object({
+  requireAuthorization: z.literal('on').optional(),
+  smsAllowed: z.literal('on').optional(),
+  trustedDeviceDays: z.coerce.number().int(),
+});
+
+/** A query string with one parameter replaced. */
+function withParam(query: Record<string, unknown>, name: string, value: string | number): string {
+  const params = new URLSearchParams();
+  for (const [key, v] of Object.entries(query)) if (typeof v === 'string' && key !== name && v !== '') params.set(key, v);
+  params.set(name, String(value));
+  return `/company?${params.toString()}`;
+}
+
+export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const { ctx, cookies } = deps;
+  const { csrf, html, message, tr } = createPageKit(app, deps);
+
+  /** Signed-in verified representatives only; others get a page saying so (403), visitors go to log in. */
+  const withRepresentative = async (request: FastifyRequest, reply: FastifyReply, work: (active: ActiveSession) => Promise<unknown>) => {
+    const active = await lookupSession(ctx, cookies.read(request, 'session'));
+    if (!active) return reply.redirect(`/login?next=${encodeURIComponent('/company')}`, 303);
+    try {
+      return await work(active);
+    } catch (error) {
+      const mapped = toPublicError(error);
+      if (mapped.status >= 500) throw error;
+      return message(request, reply, mapped.status, mapped.body.message, mapped.body.message, '/account', tr(request, 'account.title'));
+    }
+  };
+
+  app.get<{ Querystring: Record<string, string> }>('/company', (request, reply) =>
+    withRepresentative(request, reply, async (active) => {
+      const query = request.query;
+      const employeesPage = parsePage({ page: query.epage, pageSize: query.epageSize });
+      const logPage = parsePage({ page: query.page, pageSize: query.pageSize });
+      const rawFilter = { employee: query.employee, from: query.from, to: query.to, newDevicesOnly: query.newDevicesOnly };
+      const filter = parseSignInFilter(Object.fromEntries(Object.entries(rawFilter).filter(([, v]) => v)));
+      // A date filter's "to" day is included whole.
+      if (filter.to !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(query.to ?? '')) filter.to += 24 * 3600_000;
+      const [{ rows, total, company }, log, policy, everyone] = await Promise.all([
+        listEmployees(ctx, active, employeesPage),
+        companySignIns(ctx, active, filter, logPage),
+        getPolicy(ctx, active),
+        ctx.store.listEmployees(active.user.companyId, { offset: 0, limit: 1000 }),
+      ]);
+      const required = company?.requireVerificationAt != null;
+      const pages = (count: number, size: number) => Math.max(1, Math.ceil(count / size));
+      const csvParams = new URLSearchParams(Object.entries(rawFilter).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+      return html(
+        request,
+        reply,
+        'company.eta',
+        {
+          csrf: reply.generateCsrf(),
+          companyName: company?.name ?? '',
+          employees: rows.map((r) => ({ ...encodeEmployee(r.user, r.lastSignInAt, required), lastSignInText: msToText(r.lastSignInAt) })),
+          employeesPage: {
+            page: employeesPage.page,
+            pages: pages(total, employeesPage.pageSize),
+            total,
+            prev: employeesPage.page > 1 ? withParam(query, 'epage', employeesPage.page - 1) : null,
+            next: employeesPage.page < pages(total, employeesPage.pageSize) ? withParam(query, 'epage', employeesPage.page + 1) : null,
+          },
+          allEmployees: everyone.map((e) => ({ id: e.user.id, name: e.user.displayName })),
+          policy,
+          filter: { employee: query.employee ?? '', from: query.from ?? '', to: query.to ?? '', newDevicesOnly: filter.newDevicesOnly },
+          signIns: log.rows.map((r) => ({ ...encodeSignIn(r), atText: msToText(r.at) })),
+          signInsPage: {
+            page: logPage.page,
+            pages: pages(log.total, logPage.pageSize),
+            total: log.total,
+            prev: logPage.page > 1 ? withParam(query, 'page', logPage.page - 1) : null,
+            next: logPage.page < pages(log.total, logPage.pageSize) ? withParam(query, 'page', logPage.page + 1) : null,
+          },
+          csvHref: `/api/v1/company/sign-ins.csv?${csvParams.toString()}`,
+          notice: query.saved ? tr(request, 'account.saved', undefined, active.user.locale) : undefined,
+        },
+        200,
+        active.user.locale,
+      );
+    }),
+  );
+
+  app.get<{ Params: { id: string } }>('/company/employees/:id', (request, reply) =>
+    withRepresentative(request, reply, async (active) => {
+      const employee = await findEmployee(ctx, active, request.params.id);
+      const [company, devices, signIns] = await Promise.all([
+        ctx.store.findCompany(employee.companyId),
+        ctx.store.listAccountDevices(employee.id),
+        ctx.store.listSignIns({ userId: employee.id }, { offset: 0, limit: 50 }),
+      ]);
+      const now = ctx.clock.now();
+      const requiredSince = employeeRequiredSince(employee, company);
+      return html(
+        request,
+        reply,
+        'employee.eta',
+        {
+          csrf: reply.generateCsrf(),
+          employee: encodeEmployee(employee, null, company?.requireVerificationAt != null),
+          devices: devices.map((d) => {
+            const view = encodeDevice(d, now, requiredSince);
+            return { ...view, lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
+          }),
+          signIns: signIns.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }), atText: msToText(r.at) })),
+        },
+        200,
+        active.user.locale,
+      );
+    }),
+  );
+
+  app.post('/company/policy', { preHandler: csrf }, (request, reply) =>
+    withRepresentative(request, reply, async (active) => {
+      const form = policyForm.safeParse(formOf(request));
+      if (!form.success) throw new DoormanError(400, 'invalid_request', 'The trusted-device lifetime must be a number of days.');
+      await updatePolicy(
+        ctx,
+        active,
+        { requireAuthorization: form.data.requireAuthorization === 'on', smsAllowed: form.data.smsAllowed === 'on', trustedDeviceDays: form.data.trustedDeviceDays },
+        requestInfo(request),
+      );
+      return reply.redirect('/company?saved=1', 303);
+    }),
+  );
+
+  app.post<{ Params: { id: string; deviceId: string } }>('/company/employees/:id/devices/:deviceId/revoke', { preHandler: csrf }, (request, reply) =>
+    withRepresentative(request, reply, async (active) => {
+      const employee = await findEmployee(ctx, active, request.params.id);
+      await revokeDevice(ctx, employee, request.params.deviceId, { kind: 'company', userId: active.user.id }, requestInfo(request));
+      return reply.redirect(`/company/employees/${encodeURIComponent(employee.id)}`, 303);
+    }),
+  );
+
+  app.post<{ Params: { id: string } }>('/company/employees/:id/sessions/revoke', { preHandler: csrf }, (request, reply) =>
+    withRepresentative(request, reply, async (active) => {
+      const employee = await findEmployee(ctx, active, request.params.id);
+      await revokeAllSessions(ctx, employee, { kind: 'company', userId: active.user.id }, requestInfo(request));
+      return reply.redirect(`/company/employees/${encodeURIComponent(employee.id)}`, 303);
+    }),
+  );
+}

@@ -1,0 +1,83 @@
+// The account and company pages render for the right people, in English and Polish, and their forms act through CSRF-protected posts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompany } from '../../src/flows/provisioning.js';
+import type { Browser } from '../helpers/httpClient.js';
+import { startDoorman, type Running } from '../helpers/harness.js';
+
+let doorman: Running;
+beforeAll(async () => {
+  doorman = await startDoorman();
+});
+afterAll(async () => doorman?.close());
+
+async function signedIn(fields: Parameters<Running['addUser']>[0] = {}) {
+  const user = await doorman.addUser({ twoFactor: false, ...fields });
+  const browser = doorman.browser();
+  expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(200);
+  return { user, browser };
+}
+
+async function submit(browser: Browser, pagePath: string, action: string, fields: Record<string, string> = {}) {
+  const page = await browser.get(pagePath, { accept: 'text/html' });
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+  const body = new URLSearchParams({ _csrf: csrf, ...fields }).toString();
+  return browser.request('POST', action, body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+}
+
+describe('account page', () => {
+  it('shows who is signed in, devices, sessions and sign-ins', async () => {
+    const { user, browser } = await signedIn({ name: 'Jan <b>Kowalski</b>' });
+    const page = await browser.get('/account');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(user.email);
+    expect(page.text).toContain('Jan &lt;b&gt;Kowalski&lt;/b&gt;');
+    expect(page.text).toContain('Chrome 126 on Linux');
+    expect(page.text).toContain('(this device)');
+    expect(page.text).toMatch(/Recent sign-ins/);
+  });
+
+  it('is in Polish when asked', async () => {
+    const { browser } = await signedIn();
+    const page = await browser.get('/account?lang=pl');
+    expect(page.text).toContain('Twoje konto');
+    expect(page.text).toContain('lang="pl"');
+    expect((await browser.get('/login', { 'accept-language': 'pl-PL,pl;q=0.9' })).status).toBe(303);
+    expect((await doorman.browser().get('/login', { 'accept-language': 'pl-PL,pl;q=0.9' })).text).toContain('Zaloguj się');
+  });
+
+  it('revoking all devices from the page signs this browser out', async () => {
+    const { browser } = await signedIn();
+    const reply = await submit(browser, '/account', '/account/devices/revoke-all');
+    expect(reply.status).toBe(303);
+    expect((await browser.get('/api/v1/session')).status).toBe(401);
+  });
+
+  it('a form post without the CSRF token is refused with a page', async () => {
+    const { browser } = await signedIn();
+    const reply = await browser.request('POST', '/account/devices/revoke-all', '', { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    expect(reply.status).toBe(403);
+    expect(reply.headers.get('content-type')).toMatch(/text\/html/);
+    expect((await browser.get('/api/v1/session')).status).toBe(200);
+  });
+});
+
+describe('company page', () => {
+  it('renders for a verified representative and saves the policy', async () => {
+    const companyId = await createCompany(doorman.doorman.ctx, { name: 'Page Co' });
+    const { browser } = await signedIn({ companyId, role: 'authorized', personalDataVerified: true });
+    await signedIn({ companyId, name: 'Employee One' });
+    const page = await browser.get('/company');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Employee One');
+    expect(page.text).toContain('Sign-in log');
+    const saved = await submit(browser, '/company', '/company/policy', { requireAuthorization: 'on', trustedDeviceDays: '14' });
+    expect(saved.status).toBe(303);
+    expect((await browser.get('/api/v1/company/policy')).body.policy).toMatchObject({ requireAuthorization: true, trustedDeviceDays: 14, smsAllowed: false });
+  });
+
+  it('answers 403 to an employee and sends a visitor to log in', async () => {
+    const { browser } = await signedIn();
+    expect((await browser.get('/company')).status).toBe(403);
+    expect((await doorman.browser().get('/company')).status).toBe(303);
+  });
+});
