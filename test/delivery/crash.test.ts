@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('crash between commit and delivery', () => {
-  it('every notification and code e-mail is delivered after a restart, exactly once', async () => {
+  it('every notification and code e-mail is delivered after a restart, exactly once', { timeout: 120_000 }, async () => {
     const smtpPort = await freePort();
     const port = await freePort();
     const env = {
@@ -50,7 +50,8 @@ describe('crash between commit and delivery', () => {
     sink = await new SmtpSink(smtpPort).start();
     server = await startServerProcess(env, port);
 
-    await sink.waitFor((messages) => messages.length >= 3, 15_000);
+    // Rows the dead process had claimed stay leased for up to a minute (the lease outlives any delivery attempt).
+    await sink.waitFor((messages) => messages.length >= 3, 75_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(sink.to('crash0@acme.example').filter((m) => /new sign-in/i.test(m.subject))).toHaveLength(1);
     expect(sink.to('crash1@acme.example').filter((m) => /verification code/i.test(m.subject))).toHaveLength(1);

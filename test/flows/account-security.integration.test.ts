@@ -88,6 +88,7 @@ describe('trusted devices', () => {
   it('recent sign-ins list successes and failures with the IP', async () => {
     const user = await doorman.addUser({ twoFactor: false });
     await doorman.browser().post('/api/v1/login', { email: user.email, password: 'wrong-password' });
+    clock.advance(1000);
     const browser = doorman.browser();
     await browser.post('/api/v1/login', { email: user.email, password: user.password });
     const { body } = await browser.get('/api/v1/me/sign-ins');
