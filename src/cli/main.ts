@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createDoorman } from '../compose.js';
-import { createCompany, createUser } from '../flows/provisioning.js';
+import { z } from 'zod';
+import { createCompany, createUser, setCompanyPolicy, updateUser } from '../flows/provisioning.js';
 import { DoormanError } from '../flows/errors.js';
 import { openDatabase } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
@@ -20,6 +21,11 @@ const USAGE = `Usage: doorman <command>
   user create --email E --name N --company ID [--role employee|authorized]
               [--phone +48...] [--locale en|pl] [--no-two-factor] [--verified]
                                 create a user; the password is read from standard input
+  user update --email E [--role employee|authorized] [--two-factor on|off]
+              [--verified on|off --verified-by NAME] [--phone +48...|none]
+                                change an account (switching verification on de-authorizes its devices)
+  company policy --id ID [--require-authorization on|off] [--trusted-days N] [--sms on|off]
+                                set a company's policy
   outbox [--retry ID | --retry-all]
                                 list messages that failed or were given up on; put them back in line
   digest                        send the representatives' daily digests now
@@ -62,6 +68,13 @@ function parseOrExit<T>(schema: { safeParse(v: unknown): { success: true; data: 
   return result.data;
 }
 
+function onOff(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on' || value === 'true') return true;
+  if (value === 'off' || value === 'false') return false;
+  throw new ConfigError(`--${flag} must be on or off`);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, sub] = argv;
   const config = loadConfig();
@@ -76,6 +89,22 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'company': {
+      if (sub === 'policy') {
+        const { values } = parseArgs({
+          args: argv.slice(2),
+          options: { id: { type: 'string' }, 'require-authorization': { type: 'string' }, 'trusted-days': { type: 'string' }, sms: { type: 'string' } },
+        });
+        if (!values.id) throw new ConfigError('usage: doorman company policy --id ID [--require-authorization on|off] [--trusted-days N] [--sms on|off]');
+        const policy = await withContext(config, (d) =>
+          setCompanyPolicy(d.ctx, values.id as string, {
+            requireAuthorization: onOff(values['require-authorization'], 'require-authorization'),
+            trustedDeviceDays: values['trusted-days'] === undefined ? undefined : parseOrExit(z.coerce.number().int().min(1).max(365), values['trusted-days'], 'trusted-days'),
+            smsAllowed: onOff(values.sms, 'sms'),
+          }),
+        );
+        process.stdout.write(`${JSON.stringify(policy)}\n`);
+        return;
+      }
       const { values } = parseArgs({ args: argv.slice(2), options: { name: { type: 'string' } } });
       if (sub !== 'create' || !values.name) throw new ConfigError('usage: doorman company create --name NAME');
       const name = parseOrExit(nameField, values.name, 'name');
@@ -84,6 +113,33 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'user': {
+      if (sub === 'update') {
+        const { values } = parseArgs({
+          args: argv.slice(2),
+          options: {
+            email: { type: 'string' },
+            role: { type: 'string' },
+            'two-factor': { type: 'string' },
+            verified: { type: 'string' },
+            'verified-by': { type: 'string' },
+            phone: { type: 'string' },
+          },
+        });
+        if (!values.email) throw new ConfigError('usage: doorman user update --email E [options]');
+        await withContext(config, async (d) => {
+          const user = await d.ctx.store.findUserByEmail(parseOrExit(emailField, values.email, 'email'));
+          if (!user) throw new ConfigError(`no account with e-mail ${values.email}`);
+          await updateUser(d.ctx, user.id, {
+            role: values.role === undefined ? undefined : parseOrExit(roleField, values.role, 'role'),
+            twoFactor: onOff(values['two-factor'], 'two-factor'),
+            personalDataVerified: onOff(values.verified, 'verified'),
+            verifiedBy: values['verified-by'] === undefined ? undefined : parseOrExit(nameField, values['verified-by'], 'verified-by'),
+            phone: values.phone === undefined ? undefined : values.phone === 'none' ? null : parseOrExit(phoneField, values.phone, 'phone'),
+          });
+        });
+        process.stdout.write('updated\n');
+        return;
+      }
       const { values } = parseArgs({
         args: argv.slice(2),
         options: {

@@ -60,14 +60,25 @@ export async function getPolicy(ctx: FlowContext, active: ActiveSession): Promis
   return encodePolicy(ctx, company);
 }
 
-export async function updatePolicy(
-  ctx: FlowContext,
-  active: ActiveSession,
-  changes: { requireAuthorization?: boolean; trustedDeviceDays?: number; smsAllowed?: boolean },
-  request: RequestInfo,
-): Promise<PolicyView> {
+export interface PolicyChanges {
+  requireAuthorization?: boolean;
+  trustedDeviceDays?: number;
+  smsAllowed?: boolean;
+}
+
+export async function updatePolicy(ctx: FlowContext, active: ActiveSession, changes: PolicyChanges, request: RequestInfo): Promise<PolicyView> {
   assertRepresentative(active);
-  const company = await ctx.store.findCompany(active.user.companyId);
+  return applyCompanyPolicy(ctx, active.user.companyId, changes, { by: 'company', userId: active.user.id, ip: request.ip });
+}
+
+/** Changes a company's policy, by its representative or by the operator; audited either way. */
+export async function applyCompanyPolicy(
+  ctx: FlowContext,
+  companyId: string,
+  changes: PolicyChanges,
+  actor: { by: 'company' | 'operator'; userId?: string; ip?: string },
+): Promise<PolicyView> {
+  const company = await ctx.store.findCompany(companyId);
   if (!company) throw notFound();
   const max = ctx.policy.trustedDeviceDays;
   if (changes.trustedDeviceDays !== undefined && (changes.trustedDeviceDays < 1 || changes.trustedDeviceDays > max)) {
@@ -85,10 +96,10 @@ export async function updatePolicy(
       {
         event: 'company_policy_changed',
         outcome: 'success',
-        userId: active.user.id,
+        userId: actor.userId ?? null,
         companyId: company.id,
-        ip: request.ip,
-        detail: { requireAuthorization: changes.requireAuthorization ?? null, trustedDeviceDays: changes.trustedDeviceDays ?? null, smsAllowed: changes.smsAllowed ?? null },
+        ip: actor.ip ?? null,
+        detail: { by: actor.by, requireAuthorization: changes.requireAuthorization ?? null, trustedDeviceDays: changes.trustedDeviceDays ?? null, smsAllowed: changes.smsAllowed ?? null },
       },
       now,
     );

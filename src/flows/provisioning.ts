@@ -2,6 +2,7 @@
 import type { Channel } from '../domain/policy.js';
 import { newId } from '../domain/tokens.js';
 import type { FlowContext } from './context.js';
+import { applyCompanyPolicy, type PolicyChanges, type PolicyView } from './companyConsole.js';
 import { companyNotFound, emailTaken, userNotFound } from './errors.js';
 import type { Locale, Role, UserPatch, UserRecord } from './ports.js';
 import { PASSWORD_CHANGED_TEMPLATE } from './verifyChallengeCode.js';
@@ -130,4 +131,9 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
     );
   });
   if (passwordHash !== undefined) ctx.messagesQueued();
+}
+
+/** The operator's switch of a company's policy (the same rules as the company console). */
+export function setCompanyPolicy(ctx: FlowContext, companyId: string, changes: PolicyChanges): Promise<PolicyView> {
+  return applyCompanyPolicy(ctx, companyId, changes, { by: 'operator' });
 }

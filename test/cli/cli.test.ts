@@ -49,6 +49,21 @@ describe('doorman CLI', () => {
     }
   });
 
+  it('updates a user (verified by whom) and a company policy', async () => {
+    const companyId = doorman(['company', 'create', '--name', 'Gamma Cargo']).trim();
+    doorman(['user', 'create', '--email', 'rep@gamma.example', '--name', 'Rep', '--company', companyId, '--role', 'employee'], 'stdin-password-123\n');
+    expect(doorman(['user', 'update', '--email', 'rep@gamma.example', '--role', 'authorized', '--verified', 'on', '--verified-by', 'Operator Olga', '--two-factor', 'off'])).toMatch(/updated/);
+    const policy = JSON.parse(doorman(['company', 'policy', '--id', companyId, '--require-authorization', 'on', '--trusted-days', '7', '--sms', 'off']));
+    expect(policy).toMatchObject({ requireAuthorization: true, trustedDeviceDays: 7, smsAllowed: false });
+    const { openDatabase } = await import('../../src/store/db.js');
+    const database = openDatabase(env.DOORMAN_DATABASE_URL as string);
+    const row = await database.db.selectFrom('users').selectAll().where('emailNormalized', '=', 'rep@gamma.example').executeTakeFirstOrThrow();
+    await database.close();
+    expect(row).toMatchObject({ role: 'authorized', personalDataVerifiedBy: 'Operator Olga', twoFactorEnabledAt: null });
+    expect(row.personalDataVerifiedAt).toBeGreaterThan(0);
+    expect(() => doorman(['company', 'policy', '--id', companyId, '--sms', 'maybe'])).toThrow(/--sms must be on or off/);
+  });
+
   it('refuses bad input with a clear message and exit code 2', () => {
     expect(() => doorman(['user', 'create', '--email', 'bad', '--name', 'X', '--company', 'c'], 'stdin-password-123\n')).toThrow(/--email: email is not a valid address/);
     expect(() => doorman(['user', 'create', '--email', 'x@beta.example', '--name', 'X', '--company', 'c'], 'short\n')).toThrow(/password/);

@@ -110,6 +110,24 @@ describe('admin API bad input', () => {
   });
 });
 
+describe('admin company policy', () => {
+  it('switches authorization on for a whole company and checks the lifetime bound', async () => {
+    const company = await doorman.browser().post('/api/v1/admin/companies', { name: 'Delta' }, admin);
+    const reply = await doorman.browser().request('PATCH', `/api/v1/admin/companies/${company.body.id}`, { requireAuthorization: true, trustedDeviceDays: 10 }, admin);
+    expect(reply.status).toBe(200);
+    expect(reply.body.policy).toMatchObject({ requireAuthorization: true, trustedDeviceDays: 10 });
+    expectClientError(await doorman.browser().request('PATCH', `/api/v1/admin/companies/${company.body.id}`, { trustedDeviceDays: 90 }, admin), 400);
+    expectClientError(await doorman.browser().request('PATCH', '/api/v1/admin/companies/nope', { smsAllowed: false }, admin), 404);
+    const user = await doorman.browser().post(
+      '/api/v1/admin/users',
+      { email: 'delta@delta.example', password: 'a-long-password', name: 'D', companyId: company.body.id, role: 'employee', twoFactor: false },
+      admin,
+    );
+    expect(user.status).toBe(201);
+    expect((await doorman.browser().post('/api/v1/login', { email: 'delta@delta.example', password: 'a-long-password' })).body.status).toBe('verification_required');
+  });
+});
+
 describe('forms', () => {
   it('a login form without a CSRF token is refused and signs nobody in', async () => {
     const user = await doorman.addUser({ twoFactor: false });

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { secretsEqual } from '../../domain/tokens.js';
 import { DoormanError, unauthenticated } from '../../flows/errors.js';
-import { createCompany, createUser, updateUser } from '../../flows/provisioning.js';
+import { createCompany, createUser, setCompanyPolicy, updateUser } from '../../flows/provisioning.js';
 import type { WebDeps } from '../deps.js';
 import { assertSameOriginJson } from '../security.js';
 import { emailField, localeField, nameField, newPasswordField, parseInput, phoneField, roleField, timeZoneField } from '../validation.js';
@@ -21,6 +21,10 @@ const userBody = z.object({
   personalDataVerified: z.boolean().optional(),
   timeZone: timeZoneField.nullable().optional(),
 });
+const companyPatch = z
+  .object({ requireAuthorization: z.boolean(), trustedDeviceDays: z.number().int().min(1).max(365), smsAllowed: z.boolean() })
+  .partial()
+  .strict();
 const userPatch = z
   .object({
     email: emailField,
@@ -32,6 +36,7 @@ const userPatch = z
     twoFactor: z.boolean(),
     personalDataVerified: z.boolean(),
     timeZone: timeZoneField.nullable(),
+    verifiedBy: nameField,
   })
   .partial()
   .strict();
@@ -56,6 +61,11 @@ export async function adminApi(app: FastifyInstance, deps: WebDeps): Promise<voi
     const body = parseInput(userBody, request.body);
     const id = await createUser(deps.ctx, body);
     return reply.code(201).send({ id });
+  });
+
+  app.patch<{ Params: { id: string } }>('/companies/:id', async (request) => {
+    const body = parseInput(companyPatch, request.body);
+    return { policy: await setCompanyPolicy(deps.ctx, request.params.id, body) };
   });
 
   app.patch<{ Params: { id: string } }>('/users/:id', async (request) => {
