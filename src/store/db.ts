@@ -28,9 +28,12 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
         // Times are epoch milliseconds in BIGINT columns; they fit a JS number until the year 287396.
         oid === PG_INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text'),
     };
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types });
-    // An idle client losing its connection must not crash the process; the next query reconnects.
+    // A bounded connect timeout: while the database is down, requests fail fast with 503 instead of hanging.
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    // A client losing its connection must not crash the process, idle or checked out: the query in
+    // flight fails on its own (and answers 503), and the pool opens a new connection for the next one.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
     return {
       kind: 'postgres',

@@ -20,8 +20,22 @@ export interface PublicError {
   retryAfter?: number;
 }
 
+// Connection-level failures of the database (PostgreSQL SQLSTATE classes 08 and 57P, socket errors, SQLite busy).
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300', 'SQLITE_BUSY']);
+
+/** Whether the error means the database cannot be reached right now (the request may be retried). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}
+
 /** Maps any thrown error to what a client may see; 5xx never carries internal text. */
 export function toPublicError(error: unknown): PublicError {
+  if (isDatabaseUnavailable(error)) {
+    return { status: 503, body: { error: 'service_unavailable', message: 'The service cannot reach its database right now. Try again shortly.' }, retryAfter: 5 };
+  }
   if (error instanceof DoormanError) {
     const retry = error.extra.retryAfter;
     return {
