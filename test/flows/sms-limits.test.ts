@@ -1,4 +1,5 @@
 // Anti-pumping: every sending budget is hit by a test, refusals answer 429/409 with a reason and land in the audit log; bad numbers are refused.
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startDoorman, type Running } from '../helpers/harness.js';
 import { SmppSink } from '../helpers/smppServer.js';
@@ -73,10 +74,10 @@ describe('sending budgets', () => {
     await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
     await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
     // A new hour: clear only the hourly budget by hand, the daily one holds.
-    const db = doorman.doorman.database.raw as import('better-sqlite3').Database;
-    db.prepare("DELETE FROM doorman_rate_limits WHERE key LIKE 'smsPerAccountHour%'").run();
+    const clearHourly = () => sql`DELETE FROM doorman_rate_limits WHERE key LIKE 'smsPerAccountHour%'`.execute(doorman.doorman.database.db);
+    await clearHourly();
     expect((await browser.post('/api/v1/login/challenge/send', { channel: 'sms' })).status).toBe(200);
-    db.prepare("DELETE FROM doorman_rate_limits WHERE key LIKE 'smsPerAccountHour%'").run();
+    await clearHourly();
     const fourth = await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
     expect(fourth.status).toBe(429);
     expect(fourth.body.reason).toBe('smsPerAccountDay');

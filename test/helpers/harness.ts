@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createDoorman, type Doorman, type DoormanOptions } from '../../src/compose.js';
 import { createCompany, createUser, type NewUser } from '../../src/flows/provisioning.js';
+import { POSTGRES_URL, postgresDatabase } from './databases.js';
 import { Browser } from './httpClient.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -34,11 +35,16 @@ export interface Running {
 
 let counter = 0;
 
+/**
+ * Starts Doorman on a fresh database of its own: SQLite in a temp folder, or, when
+ * DOORMAN_TEST_STORE=postgres (npm run test:postgres), a new PostgreSQL database dropped on close.
+ */
 export async function startDoorman(env: Record<string, string> = {}, options: DoormanOptions = {}): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'doorman-test-'));
   const port = await freePort();
+  const postgres = process.env.DOORMAN_TEST_STORE === 'postgres' && !env.DOORMAN_DATABASE_URL ? await postgresDatabase(POSTGRES_URL ?? '') : undefined;
   const config = loadConfig({
-    DOORMAN_DATABASE_URL: join(dir, 'doorman.sqlite'),
+    DOORMAN_DATABASE_URL: postgres?.url ?? join(dir, 'doorman.sqlite'),
     DOORMAN_PORT: String(port),
     DOORMAN_PUBLIC_URL: `http://127.0.0.1:${port}`,
     DOORMAN_SECRET: TEST_SECRET,
@@ -76,6 +82,7 @@ export async function startDoorman(env: Record<string, string> = {}, options: Do
     },
     async close() {
       await doorman.close();
+      await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

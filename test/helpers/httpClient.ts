@@ -14,11 +14,11 @@ export interface Reply {
 }
 
 export class Browser {
-  readonly cookies = new Map<string, Cookie>();
-
   constructor(
     readonly baseUrl: string,
     private readonly userAgent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+    /** Pass another Browser's jar to act as the same browser against another server. */
+    readonly cookies = new Map<string, Cookie>(),
   ) {}
 
   /** Closing the browser: session cookies (no Max-Age/Expires) are gone, persistent ones stay. */
