@@ -1,0 +1,20 @@
+// The ceiling of password checking: argon2id verifications per second with Doorman's parameters, all cores busy.
+import argon2 from 'argon2';
+
+const options = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 };
+const seconds = Number(process.env.DURATION_S ?? 20);
+const concurrency = Number(process.env.CONCURRENCY ?? 32);
+const hash = await argon2.hash('bench-password-123', options);
+const deadline = Date.now() + seconds * 1000;
+let done = 0;
+const start = Date.now();
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (Date.now() < deadline) {
+      await argon2.verify(hash, 'bench-password-123');
+      done += 1;
+    }
+  }),
+);
+const perSecond = done / ((Date.now() - start) / 1000);
+process.stdout.write(JSON.stringify({ verificationsPerSecond: perSecond }) + '\n');
