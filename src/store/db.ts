@@ -12,7 +12,7 @@ export type DatabaseKind = 'sqlite' | 'postgres';
 export interface OpenDatabase {
   kind: DatabaseKind;
   db: Kysely<Database>;
-  /** The driver's own client, for libraries that need it (rate-limiter-flexible). */
+  /** A client of the driver's own for rate-limiter-flexible: the SQLite connection, or a separate PostgreSQL pool. */
   raw: SQLite.Database | pg.Pool;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -34,15 +34,23 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
     // flight fails on its own (and answers 503), and the pool opens a new connection for the next one.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
+    // Rate limits are counted while a flow's transaction holds a connection; a pool of their own means
+    // a burst of flows can never hold every connection while waiting for one (a pool deadlock).
+    const limiterPool = new pg.Pool({ connectionString: databaseUrl, max: 5, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    limiterPool.on('error', () => {});
+    limiterPool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
     return {
       kind: 'postgres',
       db,
-      raw: pool,
+      raw: limiterPool,
       ping: async () => {
         await sql`select 1`.execute(db);
       },
-      close: () => db.destroy(),
+      close: async () => {
+        await db.destroy();
+        await limiterPool.end();
+      },
     };
   }
 

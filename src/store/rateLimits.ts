@@ -49,7 +49,8 @@ function wrap(limiter: RateLimiterAbstract, points: number): Limiter {
 }
 
 async function createLimiter(database: OpenDatabase, spec: LimitSpec): Promise<Limiter> {
-  const common = { keyPrefix: spec.name, points: spec.points, duration: spec.durationSeconds, tableName: TABLE };
+  // The table comes from migration 0009: several instances starting at once must not race to create it.
+  const common = { keyPrefix: spec.name, points: spec.points, duration: spec.durationSeconds, tableName: TABLE, tableCreated: true };
   const limiter = await new Promise<RateLimiterAbstract>((resolve, reject) => {
     let created: RateLimiterAbstract | undefined;
     const ready = (error?: Error) => (error ? reject(error) : queueMicrotask(() => resolve(created as RateLimiterAbstract)));
