@@ -124,7 +124,8 @@ async function call(base, method, path, jar, body) {
 
 async function startDoorman(databaseUrl, smtpUrl) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
+  // Started exactly as `npm start` starts it (same Node flags).
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', 'dist/cli/main.js', 'serve'], {
     env: {
       ...process.env,
       DOORMAN_DATABASE_URL: databaseUrl,

@@ -3,8 +3,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { ACCOUNT_FAILURES_PER_HOUR, ACCOUNT_LOCK_SECONDS, PENDING_COOKIE_EXTRA_SECONDS, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS, type Config } from './config.js';
 import { DevMailbox } from './delivery/devMailbox.js';
 import { TemplateRenderer } from './delivery/renderer.js';
-import { HttpSmsTransport } from './delivery/httpSms.js';
-import { SmppTransport } from './delivery/smpp.js';
+import type { SmppTransport } from './delivery/smpp.js';
 import { createSmtpTransport, type SmtpTransport } from './delivery/smtp.js';
 import type { VerificationPolicy } from './domain/policy.js';
 import type { FlowContext } from './flows/context.js';
@@ -77,10 +76,13 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
   let logEvent = (_event: string, _fields: Record<string, unknown>) => {};
   let smpp: SmppTransport | undefined;
   let sms: MessageTransport | undefined = mailbox?.transport();
+  // SMS providers load only when configured: each library costs memory in every instance.
   if (config.smsUrl?.startsWith('smpp:')) {
+    const { SmppTransport } = await import('./delivery/smpp.js');
     smpp = new SmppTransport(new URL(config.smsUrl), { onEvent: (event, fields) => logEvent(event, fields) });
     sms = smpp;
   } else if (config.smsUrl) {
+    const { HttpSmsTransport } = await import('./delivery/httpSms.js');
     sms = new HttpSmsTransport(new URL(config.smsUrl), config.smsSigningKey ?? '');
   }
   const noSms: MessageTransport = { send: async () => Promise.reject(new Error('no SMS transport configured')) };

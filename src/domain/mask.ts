@@ -1,5 +1,5 @@
 // Masked destinations for the verification page: enough to recognise, not enough to harvest.
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 export function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');

@@ -2,7 +2,21 @@
 import Bowser from 'bowser';
 
 /** "Firefox 128 on Windows 10", or the raw string cut short when it cannot be parsed. */
+const described = new Map<string, string>();
+const DESCRIBED_MAX = 1000;
+
+/** Cached: parsing is the costliest step of listing a device, and browsers repeat. */
 export function describeUserAgent(userAgent: string): string {
+  let text = described.get(userAgent);
+  if (text === undefined) {
+    if (described.size >= DESCRIBED_MAX) described.clear();
+    text = parseUserAgent(userAgent);
+    described.set(userAgent, text);
+  }
+  return text;
+}
+
+function parseUserAgent(userAgent: string): string {
   if (!userAgent) return 'unknown browser';
   const parsed = Bowser.parse(userAgent);
   const browser = [parsed.browser.name, parsed.browser.version?.split('.')[0]].filter(Boolean).join(' ');

@@ -3,35 +3,34 @@ import { verificationRequiredSince } from '../domain/devices.js';
 import { isSessionActive, sessionExpiresAt, shouldTouchSession } from '../domain/sessions.js';
 import { hashToken, isTokenShaped } from '../domain/tokens.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import type { AccountDeviceRecord, SessionRecord, UserRecord } from './ports.js';
+import type { AccountDeviceRecord, CompanyRecord, SessionRecord, UserRecord } from './ports.js';
 
 export interface ActiveSession {
   session: SessionRecord;
   user: UserRecord;
   link: AccountDeviceRecord;
+  company: CompanyRecord;
   expiresAt: number;
   requiredSince: number | null;
 }
 
 export async function lookupSession(ctx: FlowContext, sessionToken: string | undefined): Promise<ActiveSession | undefined> {
   if (!isTokenShaped(sessionToken)) return undefined;
-  const { store } = ctx;
-  const session = await store.findSessionByTokenHash(hashToken(sessionToken));
+  const found = await ctx.store.findSessionContext(hashToken(sessionToken));
   const now = ctx.clock.now();
-  if (!session || !isSessionActive(session, now, ctx.policy)) return undefined;
-  const [user, link] = await Promise.all([store.findUserById(session.userId), store.findAccountDeviceById(session.accountDeviceId)]);
-  if (!user || !link) return undefined;
+  if (!found || !isSessionActive(found.session, now, ctx.policy)) return undefined;
+  const { session, user, link, company } = found;
   if (shouldTouchSession(session, now)) {
-    await store.touchSession(session.id, now);
+    await ctx.store.touchSession(session.id, now);
     session.lastSeenAt = now;
   }
-  const company = await store.findCompany(user.companyId);
   return {
     session,
     user,
     link,
+    company,
     expiresAt: sessionExpiresAt(session, ctx.policy),
-    requiredSince: verificationRequiredSince(user.twoFactorEnabledAt, company?.requireVerificationAt ?? null),
+    requiredSince: verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt),
   };
 }
 

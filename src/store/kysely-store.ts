@@ -1,5 +1,5 @@
 // The Store of flows/ports.ts on Kysely; identical SQL for SQLite and PostgreSQL except where noted.
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Channel } from '../domain/policy.js';
 import { newId } from '../domain/tokens.js';
 import type {
@@ -17,6 +17,7 @@ import type {
   NotificationPreference,
   Page,
   PhoneChangeRecord,
+  SessionContext,
   SignInFilter,
   SignInRecord,
   Role,
@@ -56,6 +57,32 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
     updatedAt: row.updatedAt,
   };
 }
+
+interface SessionContextRow extends Selectable<UsersTable> {
+  sId: string;
+  sCreatedAt: number;
+  sLastSeenAt: number;
+  sRevokedAt: number | null;
+  sIp: string;
+  sUserAgent: string;
+  sTrusted: number;
+  dId: string;
+  dDeviceId: string;
+  dFirstSignInAt: number;
+  dLastSignInAt: number;
+  dLastIp: string;
+  dUserAgent: string;
+  dTrustedAt: number | null;
+  dTrustedUntil: number | null;
+  dRevokedAt: number | null;
+  cName: string;
+  cCreatedAt: number;
+  cRequireVerificationAt: number | null;
+  cTrustedDeviceDays: number | null;
+  cSmsAllowed: number;
+}
+
+const sessionContextSql: Partial<Record<DatabaseKind, CompiledQuery>> = {};
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -404,6 +431,81 @@ export class KyselyStore implements Store {
       .insertInto('sessions')
       .values({ ...session, trusted: bool(session.trusted), tokenHash })
       .execute();
+  }
+
+  async findSessionContext(tokenHash: string): Promise<SessionContext | undefined> {
+    // Built and compiled once per dialect: building a Kysely query costs more than running this one.
+    const compiled = (sessionContextSql[this.kind] ??= this.sessionContextQuery('').compile());
+    const result = await this.db.executeQuery<SessionContextRow>(CompiledQuery.raw(compiled.sql, [tokenHash]));
+    const row = result.rows[0];
+    if (!row) return undefined;
+    return {
+      session: {
+        id: row.sId,
+        userId: row.id,
+        accountDeviceId: row.dId,
+        createdAt: row.sCreatedAt,
+        lastSeenAt: row.sLastSeenAt,
+        revokedAt: row.sRevokedAt,
+        ip: row.sIp,
+        userAgent: row.sUserAgent,
+        trusted: row.sTrusted === 1,
+      },
+      user: toUser(row),
+      link: {
+        id: row.dId,
+        userId: row.id,
+        deviceId: row.dDeviceId,
+        firstSignInAt: row.dFirstSignInAt,
+        lastSignInAt: row.dLastSignInAt,
+        lastIp: row.dLastIp,
+        userAgent: row.dUserAgent,
+        trustedAt: row.dTrustedAt,
+        trustedUntil: row.dTrustedUntil,
+        revokedAt: row.dRevokedAt,
+      },
+      company: {
+        id: row.companyId,
+        name: row.cName,
+        createdAt: row.cCreatedAt,
+        requireVerificationAt: row.cRequireVerificationAt,
+        trustedDeviceDays: row.cTrustedDeviceDays,
+        smsAllowed: row.cSmsAllowed === 1,
+      },
+    };
+  }
+
+  private sessionContextQuery(tokenHash: string) {
+    return this.db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.userId')
+      .innerJoin('accountDevices as d', 'd.id', 's.accountDeviceId')
+      .innerJoin('companies as c', 'c.id', 'u.companyId')
+      .selectAll('u')
+      .select([
+        's.id as sId',
+        's.createdAt as sCreatedAt',
+        's.lastSeenAt as sLastSeenAt',
+        's.revokedAt as sRevokedAt',
+        's.ip as sIp',
+        's.userAgent as sUserAgent',
+        's.trusted as sTrusted',
+        'd.id as dId',
+        'd.deviceId as dDeviceId',
+        'd.firstSignInAt as dFirstSignInAt',
+        'd.lastSignInAt as dLastSignInAt',
+        'd.lastIp as dLastIp',
+        'd.userAgent as dUserAgent',
+        'd.trustedAt as dTrustedAt',
+        'd.trustedUntil as dTrustedUntil',
+        'd.revokedAt as dRevokedAt',
+        'c.name as cName',
+        'c.createdAt as cCreatedAt',
+        'c.requireVerificationAt as cRequireVerificationAt',
+        'c.trustedDeviceDays as cTrustedDeviceDays',
+        'c.smsAllowed as cSmsAllowed',
+      ])
+      .where('s.tokenHash', '=', tokenHash);
   }
 
   async findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
