@@ -79,7 +79,12 @@ export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput):
   assertChallengeOpen(ctx, challenge);
   if (isVerificationLocked(user.verificationLockedUntil, ctx.clock.now())) throw verificationLocked();
   if (!availableChannels(user, sms).has(input.channel)) {
-    throw channelUnavailable({ channel: input.channel, reason: input.channel === 'sms' ? smsUnavailableReason(user, sms) : undefined });
+    const reason = input.channel === 'sms' ? smsUnavailableReason(user, sms) : undefined;
+    await ctx.store.recordAudit(
+      { event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel: input.channel, reason: reason ?? 'unavailable' } },
+      ctx.clock.now(),
+    );
+    throw channelUnavailable({ channel: input.channel, reason });
   }
 
   const result = await ctx.store.transaction((tx) => queueChallengeCode(ctx, tx, { now: ctx.clock.now(), challenge, user, channel: input.channel, request: input.request }));

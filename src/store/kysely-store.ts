@@ -358,9 +358,18 @@ export class KyselyStore implements Store {
       .executeTakeFirst();
   }
 
-  async addChallengeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+  addChallengeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+    return this.countAttempt('challenges', id, maxAttempts);
+  }
+
+  consumeChallenge(id: string, now: number, maxAttempts: number): Promise<boolean> {
+    return this.consumeOnce('challenges', id, now, maxAttempts);
+  }
+
+  /** The race gate of every code: one more wrong entry, only while under the cap and unused. */
+  private async countAttempt(table: 'challenges' | 'phoneChanges', id: string, maxAttempts: number): Promise<number | undefined> {
     const row = await this.db
-      .updateTable('challenges')
+      .updateTable(table)
       .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
       .where('id', '=', id)
       .where('attempts', '<', maxAttempts)
@@ -370,9 +379,10 @@ export class KyselyStore implements Store {
     return row?.attempts;
   }
 
-  async consumeChallenge(id: string, now: number, maxAttempts: number): Promise<boolean> {
+  /** Marks a code's row used, once, while unexpired and under the attempt cap. */
+  private async consumeOnce(table: 'challenges' | 'phoneChanges', id: string, now: number, maxAttempts: number): Promise<boolean> {
     const row = await this.db
-      .updateTable('challenges')
+      .updateTable(table)
       .set({ consumedAt: now })
       .where('id', '=', id)
       .where('consumedAt', 'is', null)
@@ -596,29 +606,12 @@ export class KyselyStore implements Store {
     return row && { ...row, purpose: row.purpose as ConfirmationPurpose };
   }
 
-  async addPhoneChangeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
-    const row = await this.db
-      .updateTable('phoneChanges')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
-      .where('id', '=', id)
-      .where('attempts', '<', maxAttempts)
-      .where('consumedAt', 'is', null)
-      .returning('attempts')
-      .executeTakeFirst();
-    return row?.attempts;
+  addPhoneChangeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+    return this.countAttempt('phoneChanges', id, maxAttempts);
   }
 
-  async consumePhoneChange(id: string, now: number, maxAttempts: number): Promise<boolean> {
-    const row = await this.db
-      .updateTable('phoneChanges')
-      .set({ consumedAt: now })
-      .where('id', '=', id)
-      .where('consumedAt', 'is', null)
-      .where('expiresAt', '>', now)
-      .where('attempts', '<', maxAttempts)
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+  consumePhoneChange(id: string, now: number, maxAttempts: number): Promise<boolean> {
+    return this.consumeOnce('phoneChanges', id, now, maxAttempts);
   }
 
   // Audit

@@ -67,7 +67,8 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
 
   app.setErrorHandler((error, request, reply) => {
     const mapped = toPublicError(error);
-    if (mapped.status === 503) request.log.warn({ code: (error as { code?: unknown }).code }, 'database unavailable');
+    const dbError = mapped.status === 503 ? String((error as { code?: unknown }).code ?? 'unknown') : undefined;
+    if (dbError) request.log.warn({ dbError }, 'database unavailable');
     else if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ error: mapped.body.error }, 'request refused');
     // Pages answer with a page; the API (and anything that did not ask for HTML) with JSON.

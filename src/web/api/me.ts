@@ -58,9 +58,15 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
 
   app.get('/me/devices', async (request) => {
     const active = await requireActiveSession(deps, request);
+    const page = parsePage(request.query);
     const { devices, requiredSince } = await listDevices(ctx, active.user);
     const now = ctx.clock.now();
-    return { devices: devices.map((d) => encodeDevice(d, now, requiredSince, active.link.id)) };
+    return {
+      devices: devices.slice(page.offset, page.offset + page.limit).map((d) => encodeDevice(d, now, requiredSince, active.link.id)),
+      page: page.page,
+      pageSize: page.pageSize,
+      total: devices.length,
+    };
   });
 
   app.delete<{ Params: { id: string } }>('/me/devices/:id', async (request, reply) => {
@@ -77,12 +83,14 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
 
   app.get('/me/sessions', async (request) => {
     const active = await requireActiveSession(deps, request);
-    const sessions = await listSessions(ctx, active.user);
+    const page = parsePage(request.query);
     const now = ctx.clock.now();
+    const sessions = (await listSessions(ctx, active.user)).filter((s) => isSessionActive(s, now, ctx.policy));
     return {
-      sessions: sessions
-        .filter((s) => isSessionActive(s, now, ctx.policy))
-        .map((s) => encodeSession(s, sessionExpiresAt(s, ctx.policy), active.session.id)),
+      sessions: sessions.slice(page.offset, page.offset + page.limit).map((s) => encodeSession(s, sessionExpiresAt(s, ctx.policy), active.session.id)),
+      page: page.page,
+      pageSize: page.pageSize,
+      total: sessions.length,
     };
   });
 
