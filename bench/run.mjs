@@ -4,7 +4,8 @@
 //   W2 trusted-device sign-in, W3 session check; on SQLite and PostgreSQL, with 1,000 and 1,000,000 accounts
 //   C  company console pages for a company of 5,000 employees and 200,000 sign-ins (SQLite)
 // Settings: BENCH_DURATION_S (20), BENCH_CONCURRENCY (32), BENCH_STORES (sqlite,postgres), BENCH_ACCOUNTS (1000,1000000),
-// BENCH_DATABASE_URL (PostgreSQL server to create bench databases on; default TEST_DATABASE_URL or the local one).
+// BENCH_DATABASE_URL (PostgreSQL server to create bench databases on; default TEST_DATABASE_URL or the local one),
+// BENCH_ONLY=console (only the company console figures).
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -341,6 +342,13 @@ const pct = (a, b) => `${fmt((100 * a) / b, 1)}%`;
 async function main() {
   log(`Doorman benchmark: ${DURATION_S} s per workload, ${CONCURRENCY} concurrent clients, stores ${STORES.join('+')}, accounts ${SIZES.join('+')}`);
   const sink = await startCodeSink();
+  if (process.env.BENCH_ONLY === 'console') {
+    const consoleResult = await measureConsole(sink);
+    for (const [label, r] of Object.entries(consoleResult.pages)) process.stdout.write(`  ${label.padEnd(52)} p50 ${fmt(r.p50, 1)} ms  p99 ${fmt(r.p99, 1)} ms\n`);
+    await sink.close();
+    await agent.close();
+    return;
+  }
   log('ceiling: bare Fastify…');
   const bare = await measureBare();
   log('ceiling: argon2id verifications…');

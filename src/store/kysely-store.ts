@@ -151,14 +151,16 @@ export class KyselyStore implements Store {
   }
 
   async listSignIns(filter: SignInFilter, page: Page): Promise<(SignInRecord & { userEmail: string; userName: string })[]> {
-    const rows = await this.signInQuery(filter)
+    // The page's ids come from the covering index alone; only those rows are then read and joined.
+    const pageIds = this.signInQuery(filter).select('signIns.id').orderBy('signIns.at', 'desc').orderBy('signIns.id', 'desc').limit(page.limit).offset(page.offset);
+    const rows = await this.db
+      .selectFrom('signIns')
       .innerJoin('users', 'users.id', 'signIns.userId')
       .selectAll('signIns')
       .select(['users.email as userEmail', 'users.displayName as userName'])
+      .where('signIns.id', 'in', pageIds)
       .orderBy('signIns.at', 'desc')
       .orderBy('signIns.id', 'desc')
-      .limit(page.limit)
-      .offset(page.offset)
       .execute();
     return rows.map((row) => ({ ...row, outcome: row.outcome as SignInRecord['outcome'], newDevice: row.newDevice === 1 }));
   }

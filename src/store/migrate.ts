@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006_notifications.js';
 import * as m0007 from './migrations/0007_phone_changes.js';
 import * as m0008 from './migrations/0008_sign_ins_policy.js';
 import * as m0009 from './migrations/0009_rate_limits.js';
+import * as m0010 from './migrations/0010_sign_in_log_indexes.js';
 import type { Database } from './schema.js';
 
 const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0007_phone_changes': m0007,
   '0008_sign_ins_policy': m0008,
   '0009_rate_limits': m0009,
+  '0010_sign_in_log_indexes': m0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
