@@ -56,7 +56,7 @@ export interface DoormanOptions {
 export async function createDoorman(config: Config, options: DoormanOptions = {}): Promise<Doorman> {
   const database = openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
-  const store = new KyselyStore(database.db, database.kind);
+  const store = new KyselyStore(database.db, database.kind, database.prepared);
   const clock = options.clock ?? systemClock;
 
   // The dev mailbox stands in while no e-mail transport is configured, outside production only;
@@ -97,6 +97,14 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     smsPerIpHour: { points: limits.smsPerIpPerHour, durationSeconds: 3600 },
   });
 
+  const limiters = await createLimiters<LimiterName>(database, {
+    loginPerIp: { points: limits.loginPerIpPerMinute, durationSeconds: 60 },
+    loginFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
+    codeFailuresPerIp: { points: limits.codeFailuresPerIpPerMinute, durationSeconds: 60 },
+    sendsPerIp: { points: limits.sendsPerIpPerHour, durationSeconds: 60 * 60 },
+    reauthFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
+  });
+
   let dispatcher: OutboxDispatcher | undefined;
   const ctx: FlowContext = {
     store,
@@ -107,15 +115,9 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     publicUrl: config.publicUrl,
     messagesQueued: () => dispatcher?.wake(),
     sendLimits,
+    reauthLimit: limiters.reauthFailuresPerAccount,
     sms: { enabled: sms !== undefined, countries: config.smsCountries },
   };
-
-  const limiters = await createLimiters<LimiterName>(database, {
-    loginPerIp: { points: limits.loginPerIpPerMinute, durationSeconds: 60 },
-    loginFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
-    codeFailuresPerIp: { points: limits.codeFailuresPerIpPerMinute, durationSeconds: 60 },
-    sendsPerIp: { points: limits.sendsPerIpPerHour, durationSeconds: 60 * 60 },
-  });
 
   const app = await buildApp(
     { config, ctx, cookies: createCookieJar(config.secureCookies), limiters, mailbox: config.production ? undefined : mailbox, ping: database.ping },

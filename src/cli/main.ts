@@ -9,7 +9,7 @@ import { createCompany, createUser, setCompanyPolicy, updateUser } from '../flow
 import { DoormanError } from '../flows/errors.js';
 import { openDatabase } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
-import { LOG_REDACT } from '../web/app.js';
+import { loggerOptions } from '../web/app.js';
 import { emailField, localeField, nameField, newPasswordField, phoneField, roleField } from '../web/validation.js';
 import { sendDailyDigests } from '../flows/sendDigests.js';
 import { seedDemo } from './demo.js';
@@ -42,7 +42,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function serve(config: Config, beforeListen?: (doorman: Awaited<ReturnType<typeof createDoorman>>) => Promise<void>): Promise<void> {
-  const doorman = await createDoorman(config, { logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } } });
+  const doorman = await createDoorman(config, { logger: loggerOptions(config.logLevel) });
   if (beforeListen) await beforeListen(doorman);
   const shutdown = async (signal: string) => {
     doorman.app.log.info({ signal }, 'shutting down');

@@ -8,6 +8,7 @@ export const SUBJECTS: Record<string, Record<Locale, string>> = {
   'sign-in-reported-company': { en: "An employee reported a sign-in that wasn't them", pl: 'Pracownik zgłosił cudze logowanie na swoje konto' },
   'sign-in-digest': { en: 'Daily digest: new-device sign-ins in your company', pl: 'Dzienne podsumowanie: logowania z nowych urządzeń w firmie' },
   'confirmation-code': { en: 'Your code to switch off account authorization', pl: 'Kod do wyłączenia autoryzacji konta' },
+  'authorization-disabled': { en: 'Account authorization was switched off', pl: 'Autoryzacja konta została wyłączona' },
   'phone-changed': { en: 'The phone number on your account changed', pl: 'Numer telefonu na Twoim koncie został zmieniony' },
   'password-changed': { en: 'Your password was changed', pl: 'Twoje hasło zostało zmienione' },
   'verification-locked': {

@@ -1,15 +1,16 @@
 // What a signed-in user sees and controls about their own account: devices, sessions, sign-ins, authorization, password.
-import { codeMatches, deriveCode, isWellFormedCode, normalizeCodeInput } from '../domain/code.js';
 import { verificationRequiredSince } from '../domain/devices.js';
 import { newId } from '../domain/tokens.js';
-import { phoneChangeCodeInput } from './changePhone.js';
+import { checkConfirmationCode } from './confirmations.js';
+import { sendLimitKeys } from './sendChallengeCode.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { DoormanError, invalidCode, notFound, passwordReused, tooManyAttempts } from './errors.js';
+import { DoormanError, notFound, passwordReused, rateLimited, sendLimitReached, tooManyAttempts } from './errors.js';
 import type { AccountDeviceRecord, Page, Store, UserRecord } from './ports.js';
 import type { ActiveSession } from './sessions.js';
 import { PASSWORD_CHANGED_TEMPLATE } from './verifyChallengeCode.js';
 
 export const CONFIRMATION_CODE_TEMPLATE = 'confirmation-code';
+export const AUTHORIZATION_DISABLED_TEMPLATE = 'authorization-disabled';
 
 const wrongPassword = () => new DoormanError(403, 'invalid_password', 'The password is not correct.');
 const requiredByCompany = () => new DoormanError(409, 'required_by_company', 'Your company requires account authorization for every employee.');
@@ -97,41 +98,70 @@ export async function setAuthorization(
   }
   const company = await ctx.store.findCompany(user.companyId);
   if (company?.requireVerificationAt !== null && company?.requireVerificationAt !== undefined) throw requiredByCompany();
-  if (!input.password || !(await ctx.hasher.verify(user.passwordHash, input.password))) throw wrongPassword();
+  await checkPassword(ctx, user, input.password ?? '', request);
   if (user.twoFactorEnabledAt === null) return { enabled: false };
 
-  const open = await ctx.store.findOpenPhoneChange(user.id, now, 'disable_authorization');
   if (!input.code) {
-    const id = newId();
+    // The open request is reused (same code); a new one is made only when none is open. Either way the
+    // e-mail counts against the account's e-mail budget, like a sign-in code.
+    const keys = sendLimitKeys('email', user, request.ip);
+    const budget = await ctx.sendLimits.consume(keys);
+    if (!budget.allowed) throw sendLimitReached({ reason: budget.limit, retryAfter: budget.retryAfterSeconds });
+    const open = await ctx.store.findOpenPhoneChange(user.id, now, 'disable_authorization');
+    const request_ = open ?? { id: newId(), userId: user.id, phone: '', purpose: 'disable_authorization' as const, createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null };
     await ctx.store.transaction(async (tx) => {
-      await tx.insertPhoneChange({ id, userId: user.id, phone: '', purpose: 'disable_authorization', createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null });
-      await tx.enqueueMessage({ channel: 'email', template: CONFIRMATION_CODE_TEMPLATE, recipient: user.email, locale: user.locale, payload: { changeId: id, codeLength: ctx.policy.codeLength, name: user.displayName } }, now);
+      if (!open) await tx.insertPhoneChange(request_);
+      await tx.enqueueMessage(
+        {
+          channel: 'email',
+          template: CONFIRMATION_CODE_TEMPLATE,
+          recipient: user.email,
+          locale: user.locale,
+          payload: { changeId: request_.id, codeLength: ctx.policy.codeLength, name: user.displayName, expiresAt: new Date(request_.expiresAt).toISOString() },
+        },
+        now,
+      );
+      await tx.recordAudit({ event: 'authorization_off_requested', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip }, now);
     });
     ctx.messagesQueued();
     return { enabled: true, codeSent: 'email' };
   }
-  if (!open) throw new DoormanError(404, 'no_confirmation', 'Ask for a new code first.');
-  const entered = normalizeCodeInput(input.code);
-  const expected = deriveCode(ctx.secret, phoneChangeCodeInput(open.id), ctx.policy.codeLength);
-  if (!isWellFormedCode(entered, ctx.policy.codeLength) || !codeMatches(entered, expected)) {
-    const attempts = await ctx.store.addPhoneChangeAttempt(open.id, ctx.policy.maxCodeAttempts);
-    if (attempts === undefined) throw tooManyAttempts({ attemptsLeft: 0 });
-    throw invalidCode({ attemptsLeft: ctx.policy.maxCodeAttempts - attempts });
-  }
+
+  const open = await checkConfirmationCode(ctx, user, 'disable_authorization', input.code, request);
   const done = await ctx.store.transaction(async (tx) => {
     if (!(await tx.consumePhoneChange(open.id, now, ctx.policy.maxCodeAttempts))) return false;
     await tx.updateUser(user.id, { twoFactorEnabledAt: null }, now);
+    await tx.enqueueMessage(
+      { channel: 'email', template: AUTHORIZATION_DISABLED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
+      now,
+    );
     await tx.recordAudit({ event: 'authorization_disabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { by: 'user' } }, now);
     return true;
   });
   if (!done) throw tooManyAttempts({ attemptsLeft: 0 });
+  ctx.messagesQueued();
   return { enabled: false };
+}
+
+/**
+ * Re-entering the password for a sensitive change: wrong answers are audited and limited per
+ * account like sign-in failures, so a stolen session cannot be used to guess the password.
+ */
+export async function checkPassword(ctx: FlowContext, user: UserRecord, password: string, request: RequestInfo): Promise<void> {
+  const budget = await ctx.reauthLimit.consume(user.id);
+  if (!budget.allowed) throw rateLimited({ retryAfter: budget.retryAfterSeconds });
+  if (password && (await ctx.hasher.verify(user.passwordHash, password))) {
+    await ctx.reauthLimit.refund(user.id);
+    return;
+  }
+  await ctx.store.recordAudit({ event: 'reauth_failed', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip }, ctx.clock.now());
+  throw wrongPassword();
 }
 
 /** A new password ends every trusted device and every other session, and the user is e-mailed. */
 export async function changePassword(ctx: FlowContext, active: ActiveSession, current: string, next: string, request: RequestInfo): Promise<void> {
   const { user } = active;
-  if (!(await ctx.hasher.verify(user.passwordHash, current))) throw wrongPassword();
+  await checkPassword(ctx, user, current, request);
   if (current === next) throw passwordReused();
   const hash = await ctx.hasher.hash(next);
   const now = ctx.clock.now();

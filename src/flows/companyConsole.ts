@@ -1,5 +1,6 @@
 // The company console: a verified authorized user sees and controls employees' devices, sessions, sign-ins and the company policy.
 import { verificationRequiredSince } from '../domain/devices.js';
+import { checkPassword } from './accountSecurity.js';
 import { isVerifiedRepresentative } from './accountSettings.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { DoormanError, forbidden, notFound } from './errors.js';
@@ -66,8 +67,18 @@ export interface PolicyChanges {
   smsAllowed?: boolean;
 }
 
-export async function updatePolicy(ctx: FlowContext, active: ActiveSession, changes: PolicyChanges, request: RequestInfo): Promise<PolicyView> {
+export async function updatePolicy(
+  ctx: FlowContext,
+  active: ActiveSession,
+  changes: PolicyChanges,
+  request: RequestInfo,
+  password?: string,
+): Promise<PolicyView> {
   assertRepresentative(active);
+  // Lifting the requirement lowers protection for every employee: it takes the representative's password.
+  if (changes.requireAuthorization === false && active.company.requireVerificationAt !== null) {
+    await checkPassword(ctx, active.user, password ?? '', request);
+  }
   return applyCompanyPolicy(ctx, active.user.companyId, changes, { by: 'company', userId: active.user.id, ip: request.ip });
 }
 

@@ -13,6 +13,11 @@ export interface FlowContext {
   /** Called after a transaction that queued messages has committed, so delivery starts at once. */
   messagesQueued(): void;
   sendLimits: SendLimits;
+  /** Wrong passwords re-entered by a signed-in user, per account (consume first, refund when right). */
+  reauthLimit: {
+    consume(key: string): Promise<{ allowed: true } | { allowed: false; retryAfterSeconds: number }>;
+    refund(key: string): Promise<void>;
+  };
   /** Whether SMS can be delivered at all, and to which country calling codes. */
   sms: SmsSettings;
 }

@@ -1,8 +1,7 @@
 // Delivers queued messages: claims due rows under a lease, renders, sends, and retries with back-off on failure.
 import type { Channel } from '../domain/policy.js';
-import { messageSecrets } from './messageSecrets.js';
+import { CODE_TEMPLATES, messageSecrets } from './messageSecrets.js';
 import type { Clock, MessageRenderer, MessageTransport, OutboxStore, QueuedMessage } from './ports.js';
-import { VERIFICATION_CODE_TEMPLATE } from './sendChallengeCode.js';
 
 export interface DispatcherOptions {
   store: OutboxStore;
@@ -23,9 +22,9 @@ export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): n
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
 }
 
-/** A verification code nobody can use any more is not worth sending. */
+/** A code nobody can use any more is not worth sending. */
 function hasLapsed(message: QueuedMessage, now: number): boolean {
-  if (message.template !== VERIFICATION_CODE_TEMPLATE || typeof message.payload.expiresAt !== 'string') return false;
+  if (!CODE_TEMPLATES.has(message.template) || typeof message.payload.expiresAt !== 'string') return false;
   return now >= Date.parse(message.payload.expiresAt);
 }
 

@@ -37,7 +37,7 @@ export async function notifyNewDeviceSignIn(tx: Store, event: NewDeviceSignIn): 
     if (rep.id === user.id) continue;
     const about = { ...details, employeeName: user.displayName, employeeEmail: user.email };
     if (rep.notificationPreference === 'digest') {
-      await tx.insertDigestEntry(rep.id, about, at);
+      await tx.insertDigestEntry(rep.id, { ...about, companyId: user.companyId }, at);
       continue;
     }
     await tx.enqueueMessage(

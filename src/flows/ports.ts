@@ -342,10 +342,13 @@ export type SendLimitDecision = { allowed: true } | { allowed: false; limit: Sen
 
 /** Budgets for sending codes, shared by all instances. */
 export interface SendLimits {
-  /** The first spent budget among `keys`, without counting anything. */
-  check(keys: readonly SendLimitKey[]): Promise<SendLimitDecision>;
-  /** Counts one send against every budget in `keys`. */
-  record(keys: readonly SendLimitKey[]): Promise<void>;
+  /**
+   * Counts one send against every budget in `keys` first, so parallel requests cannot all pass a
+   * check; when one budget is spent nothing stays counted and the decision names it.
+   */
+  consume(keys: readonly SendLimitKey[]): Promise<SendLimitDecision>;
+  /** Gives a counted send back (it did not happen after all). */
+  refund(keys: readonly SendLimitKey[]): Promise<void>;
 }
 
 export interface PasswordHasher {

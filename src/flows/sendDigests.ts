@@ -1,4 +1,5 @@
 // The representatives' daily digest: one e-mail per representative listing the new-device sign-ins since the last one.
+import { isVerifiedRepresentative } from './accountSettings.js';
 import type { FlowContext } from './context.js';
 
 export const SIGN_IN_DIGEST_TEMPLATE = 'sign-in-digest';
@@ -11,14 +12,17 @@ export async function sendDailyDigests(ctx: FlowContext): Promise<number> {
     let count = 0;
     for (const batch of batches) {
       const rep = await tx.findUserById(batch.recipientId);
-      if (!rep) continue;
+      if (!rep || !isVerifiedRepresentative(rep)) continue;
+      // Someone who left the company or lost the role since an entry was queued does not get it.
+      const entries = batch.entries.filter((entry) => entry.companyId === rep.companyId);
+      if (entries.length === 0) continue;
       await tx.enqueueMessage(
         {
           channel: 'email',
           template: SIGN_IN_DIGEST_TEMPLATE,
           recipient: rep.email,
           locale: rep.locale,
-          payload: { name: rep.displayName, timeZone: rep.timeZone, count: batch.entries.length, entries: JSON.stringify(batch.entries) },
+          payload: { name: rep.displayName, timeZone: rep.timeZone, count: entries.length, entries: JSON.stringify(entries) },
         },
         now,
       );

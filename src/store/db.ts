@@ -14,6 +14,11 @@ export interface OpenDatabase {
   db: Kysely<Database>;
   /** A client of the driver's own for rate-limiter-flexible: the SQLite connection, or a separate PostgreSQL pool. */
   raw: SQLite.Database | pg.Pool;
+  /**
+   * PostgreSQL only: runs a named prepared statement (parsed and planned once per connection) for
+   * the hottest reads; rows come back with snake_case keys.
+   */
+  prepared?: (name: string, text: string, values: unknown[]) => Promise<Record<string, unknown>[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,6 +49,7 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
       kind: 'postgres',
       db,
       raw: limiterPool,
+      prepared: async (name, text, values) => (await pool.query({ name, text, values })).rows as Record<string, unknown>[],
       ping: async () => {
         await sql`select 1`.execute(db);
       },

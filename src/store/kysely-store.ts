@@ -28,7 +28,7 @@ import type {
   UserPatch,
   UserRecord,
 } from '../flows/ports.js';
-import type { DatabaseKind } from './db.js';
+import type { DatabaseKind, OpenDatabase } from './db.js';
 import type { Database, UsersTable } from './schema.js';
 
 const bool = (value: boolean) => (value ? 1 : 0);
@@ -103,10 +103,18 @@ const challengeColumns = [
 
 const sentColumn = { email: 'emailSentAt', sms: 'smsSentAt' } as const satisfies Record<Channel, string>;
 
+/** `s_created_at` → `sCreatedAt`, as Kysely's CamelCasePlugin would map it. */
+function camelizeKeys(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value;
+  return out;
+}
+
 export class KyselyStore implements Store {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly kind: DatabaseKind,
+    private readonly prepared?: OpenDatabase['prepared'],
   ) {}
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
@@ -448,8 +456,10 @@ export class KyselyStore implements Store {
   async findSessionContext(tokenHash: string): Promise<SessionContext | undefined> {
     // Built and compiled once per dialect: building a Kysely query costs more than running this one.
     const compiled = (sessionContextSql[this.kind] ??= this.sessionContextQuery('').compile());
-    const result = await this.db.executeQuery<SessionContextRow>(CompiledQuery.raw(compiled.sql, [tokenHash]));
-    const row = result.rows[0];
+    // On PostgreSQL a named statement spares the server parsing and planning this join on every request.
+    const row = this.prepared
+      ? ((await this.prepared('doorman_session_context', compiled.sql, [tokenHash])).map(camelizeKeys)[0] as SessionContextRow | undefined)
+      : (await this.db.executeQuery<SessionContextRow>(CompiledQuery.raw(compiled.sql, [tokenHash]))).rows[0];
     if (!row) return undefined;
     return {
       session: {

@@ -73,16 +73,20 @@ export async function createLimiters<K extends string>(database: OpenDatabase, s
 /** The code-send budgets of flows/ports.ts on the same database. */
 export async function createSendLimits(database: OpenDatabase, specs: Record<SendLimitName, Omit<LimitSpec, 'name'>>): Promise<SendLimits> {
   const limiters = await createLimiters<SendLimitName>(database, specs);
+  const refund = (keys: readonly SendLimitKey[]) => Promise.all(keys.map(([name, key]) => limiters[name].refund(key))).then(() => undefined);
   return {
-    async check(keys: readonly SendLimitKey[]): Promise<SendLimitDecision> {
-      for (const [name, key] of keys) {
-        const decision = await limiters[name].check(key);
-        if (!decision.allowed) return { allowed: false, limit: name, retryAfterSeconds: decision.retryAfterSeconds };
+    async consume(keys: readonly SendLimitKey[]): Promise<SendLimitDecision> {
+      for (let i = 0; i < keys.length; i++) {
+        const [name, key] = keys[i]!;
+        const decision = await limiters[name].consume(key);
+        if (!decision.allowed) {
+          // The refused budget counted the attempt too (rate-limiter-flexible does); give all of it back.
+          await refund(keys.slice(0, i + 1));
+          return { allowed: false, limit: name, retryAfterSeconds: decision.retryAfterSeconds };
+        }
       }
       return { allowed: true };
     },
-    async record(keys: readonly SendLimitKey[]): Promise<void> {
-      await Promise.all(keys.map(([name, key]) => limiters[name].consume(key)));
-    },
+    refund,
   };
 }

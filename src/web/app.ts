@@ -27,6 +27,23 @@ export const LOG_REDACT = [
   '*.token',
 ];
 
+/** A path with its secret parts removed: "This wasn't me" tokens live in the path, query strings are dropped. */
+export function redactUrl(url: string): string {
+  return url.split('?')[0]!.replace(/^\/report\/[^/]+/, '/report/[redacted]');
+}
+
+/** Logger settings for the server: level, redaction, and request lines without secrets in the URL. */
+export function loggerOptions(level: string, stream?: NodeJS.WritableStream) {
+  return {
+    level,
+    ...(stream ? { stream } : {}),
+    redact: { paths: LOG_REDACT, censor: '[redacted]' },
+    serializers: {
+      req: (request: { method: string; url: string; ip?: string }) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }),
+    },
+  };
+}
+
 function trustProxyOption(value: string | undefined): FastifyServerOptions['trustProxy'] {
   if (!value || value === 'off' || value === 'false') return false;
   if (/^\d+$/.test(value)) {

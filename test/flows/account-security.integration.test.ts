@@ -146,6 +146,53 @@ describe('password and authorization switch', () => {
   });
 });
 
+describe('re-entered passwords and confirmation codes (abuse of a stolen session)', () => {
+  const offCodes = (email: string) => sink.to(email).filter((m) => /switch off/i.test(m.subject)).map((m) => /^\s*(\d{6})\s*$/m.exec(m.text)![1]!);
+
+  it('asking again for the switch-off code sends the same code; wrong codes count towards the account lock', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    await browser.post('/api/v1/me/authorization', { enabled: true });
+    await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+    await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+    await sink.waitFor(() => offCodes(user.email).length === 2);
+    const [first, second] = offCodes(user.email);
+    expect(second).toBe(first);
+    const wrong = first === '000000' ? '111111' : '000000';
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password, code: wrong })).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 400]);
+    // Out of attempts on this request; a new request cannot be made while the old one is open, so guessing stops here.
+    expect((await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password, code: first })).status).toBe(423);
+    const failures = await doorman.doorman.database.db.selectFrom('codeFailures').select('id').where('userId', '=', user.id).execute();
+    expect(failures).toHaveLength(5);
+  });
+
+  it('wrong re-entered passwords are limited per account and audited', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const statuses = [];
+    for (let i = 0; i < 10; i++) statuses.push((await browser.post('/api/v1/me/password', { currentPassword: `wrong-${i}`, newPassword: 'another-long-password' })).status);
+    expect(statuses.every((s) => s === 403)).toBe(true);
+    const limited = await browser.post('/api/v1/me/password', { currentPassword: user.password, newPassword: 'another-long-password' });
+    expect(limited.status).toBe(429);
+    const audited = await doorman.doorman.database.db.selectFrom('auditEvents').select('id').where('userId', '=', user.id).where('event', '=', 'reauth_failed').execute();
+    expect(audited).toHaveLength(10);
+  });
+
+  it('a representative lifting the company requirement must give the password', async () => {
+    const { repBrowser, rep } = await companyWithRep();
+    await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: true });
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: false })).status).toBe(403);
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: false, password: 'wrong' })).status).toBe(403);
+    const lifted = await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: false, password: rep.password });
+    expect(lifted.status).toBe(200);
+    expect(lifted.body.policy.requireAuthorization).toBe(false);
+  });
+});
+
 describe('company policy', () => {
   it('requiring authorization makes an employee with it off get a code at the next sign-in', async () => {
     const { companyId, repBrowser } = await companyWithRep();

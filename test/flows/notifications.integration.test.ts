@@ -124,6 +124,18 @@ describe('daily digest', () => {
     expect(digests[0]!.text).toContain('127.0.0.1');
   });
 
+  it('a representative who lost the role before the digest runs gets nothing', async () => {
+    const acme = await company();
+    const repBrowser = doorman.browser();
+    await repBrowser.post('/api/v1/login', { email: acme.rep.email, password: acme.rep.password });
+    await repBrowser.request('PATCH', '/api/v1/me/settings', { notificationPreference: 'digest' });
+    await verifiedSignIn(doorman.browser(), acme.employee);
+    await doorman.doorman.ctx.store.updateUser(acme.rep.id, { role: 'employee' }, clock.now());
+    await sendDailyDigests(doorman.doorman.ctx);
+    await settle();
+    expect(sink.to(acme.rep.email).filter((m) => /digest/i.test(m.subject))).toHaveLength(0);
+  });
+
   it('only verified representatives may choose the digest', async () => {
     const acme = await company();
     const browser = doorman.browser();

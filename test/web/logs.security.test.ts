@@ -1,7 +1,7 @@
 // Defends "secrets, codes and tokens never reach a log": a full sign-in at trace level, with delivery failures, leaves none in the log.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_REDACT } from '../../src/web/app.js';
+import { loggerOptions } from '../../src/web/app.js';
 import { freePort, startDoorman, type Running } from '../helpers/harness.js';
 import { SmtpSink } from '../helpers/smtpSink.js';
 
@@ -19,7 +19,7 @@ beforeAll(async () => {
     },
   });
   // The SMTP server is down at first, so delivery failures are logged too.
-  doorman = await startDoorman({ DOORMAN_SMTP_URL: `smtp://127.0.0.1:${port}` }, { logger: { level: 'trace', stream, redact: { paths: LOG_REDACT, censor: '[redacted]' } } });
+  doorman = await startDoorman({ DOORMAN_SMTP_URL: `smtp://127.0.0.1:${port}` }, { logger: loggerOptions('trace', stream) });
 });
 afterAll(async () => {
   await doorman?.close();
@@ -39,10 +39,15 @@ describe('logs', () => {
     await browser.post('/api/v1/login/challenge/verify', { code, trustDevice: true });
     await browser.get('/api/v1/session');
     await browser.post('/api/v1/logout');
+    // The "This wasn't me" link from the new-device e-mail: its token is in the path.
+    await sink.waitFor(() => sink.to(user.email).some((m) => /new sign-in/i.test(m.subject)));
+    const reportPath = /\/report\/[A-Za-z0-9_.-]+/.exec(sink.to(user.email).find((m) => /new sign-in/i.test(m.subject))!.text)![0];
+    expect((await browser.get(`${reportPath}?x=1`)).status).toBe(200);
 
-    const secrets = [code, user.password, 'wrong-password-123', ...[...browser.cookies.values()].map((c) => c.value)];
+    const secrets = [code, user.password, 'wrong-password-123', reportPath.slice('/report/'.length), ...[...browser.cookies.values()].map((c) => c.value)];
     expect(log.length).toBeGreaterThan(1000);
     expect(log).toMatch(/delivery failed/);
+    expect(log).toContain('/report/[redacted]');
     for (const secret of secrets) expect(log.includes(secret), `log contains ${secret.slice(0, 4)}…`).toBe(false);
     // Even the hashes of tokens stay out.
     expect(log).not.toMatch(/token_?hash/i);

@@ -11,7 +11,7 @@ import { parseInput, parsePage, parseSignInFilter } from '../validation.js';
 import { requireActiveSession } from './session.js';
 
 const policyBody = z
-  .object({ requireAuthorization: z.boolean(), trustedDeviceDays: z.number().int().min(1).max(365), smsAllowed: z.boolean() })
+  .object({ requireAuthorization: z.boolean(), trustedDeviceDays: z.number().int().min(1).max(365), smsAllowed: z.boolean(), password: z.string().max(1024) })
   .partial()
   .strict();
 
@@ -66,8 +66,8 @@ export async function companyApi(app: FastifyInstance, deps: WebDeps): Promise<v
 
   app.patch('/company/policy', async (request) => {
     const active = await requireActiveSession(deps, request);
-    const body = parseInput(policyBody, request.body);
-    return { policy: await updatePolicy(ctx, active, body, requestInfo(request)) };
+    const { password, ...changes } = parseInput(policyBody, request.body);
+    return { policy: await updatePolicy(ctx, active, changes, requestInfo(request), password) };
   });
 
   app.get('/company/sign-ins', async (request) => {

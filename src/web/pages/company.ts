@@ -15,6 +15,7 @@ const policyForm = z.object({
   requireAuthorization: z.literal('on').optional(),
   smsAllowed: z.literal('on').optional(),
   trustedDeviceDays: z.coerce.number().int(),
+  password: z.string().max(1024).optional(),
 });
 
 /** A query string with one parameter replaced. */
@@ -133,6 +134,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
         active,
         { requireAuthorization: form.data.requireAuthorization === 'on', smsAllowed: form.data.smsAllowed === 'on', trustedDeviceDays: form.data.trustedDeviceDays },
         requestInfo(request),
+        form.data.password,
       );
       return reply.redirect('/company?saved=1', 303);
     }),
