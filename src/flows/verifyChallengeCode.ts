@@ -5,7 +5,7 @@ import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount 
 import type { Channel } from '../domain/policy.js';
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { invalidCode, noChallenge, passwordChangeRequired, passwordReused, verificationLocked } from './errors.js';
+import { invalidCode, passwordChangeRequired, passwordReused, verificationLocked } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalAfterRace, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, UserRecord } from './ports.js';
 import { recordFailedSignIn } from './signInLog.js';

@@ -5,8 +5,6 @@ import { startDoorman, type Running } from '../helpers/harness.js';
 import { SmtpSink, type SinkMessage } from '../helpers/smtpSink.js';
 import { SmppSink, type ReceivedSms } from '../helpers/smppServer.js';
 
-type User = Awaited<ReturnType<Running['addUser']>>;
-
 let doorman: Running;
 let sink: SmtpSink;
 let smsc: SmppSink;
