@@ -1,6 +1,7 @@
 // Defends DESIGN §1 "Sessions and cookies" (revoking a device ends its sessions; its next sign-in needs a code again), "New-device verification" (trusted devices are listed and revocable) and "Accounts and companies" (account authorization for every employee by company policy, company console only for verified authorized users), through the account page and the company console in Chromium.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { startDoorman, type Running } from '../helpers/harness.js';
 import { SmtpSink, isCodeMail } from '../helpers/smtpSink.js';
 import { createCompany } from '../../src/flows/provisioning.js';
@@ -15,11 +16,7 @@ const openContexts: BrowserContext[] = [];
 beforeAll(async () => {
   sink = await new SmtpSink().start();
   doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {

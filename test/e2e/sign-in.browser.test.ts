@@ -1,6 +1,7 @@
 // Defends DESIGN §1 new-device verification (steps 1–4, trust checkbox, new browser asks again), the stable code (reloading never sends), and channels (masked destination, SMS disabled without a phone, one-time-code input), through the real pages in Chromium.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { startDoorman, type Running } from '../helpers/harness.js';
 import { SmtpSink, isCodeMail } from '../helpers/smtpSink.js';
 
@@ -15,11 +16,7 @@ const openContexts: BrowserContext[] = [];
 beforeAll(async () => {
   sink = await new SmtpSink().start();
   doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {

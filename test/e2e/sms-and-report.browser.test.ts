@@ -1,6 +1,7 @@
 // Defends DESIGN §1 Channels (SMS on the verify page: masked number, origin-bound last line `@<host> #<code>`; phone change needs the password and a code sent to the new number and is reported by e-mail) and "This wasn't me" (single use; ends the device's sessions, removes its trust, forces a new password at the next sign-in), through the real pages in Chromium.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { startDoorman, type Running } from '../helpers/harness.js';
 import { SmtpSink, type SinkMessage } from '../helpers/smtpSink.js';
 import { SmppSink, type ReceivedSms } from '../helpers/smppServer.js';
@@ -15,11 +16,7 @@ beforeAll(async () => {
   sink = await new SmtpSink().start();
   smsc = await new SmppSink().start();
   doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url, DOORMAN_SMS_URL: smsc.url() });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {
