@@ -118,6 +118,24 @@ export async function applyCompanyPolicy(
   return encodePolicy(ctx, { ...company, ...patch });
 }
 
+/** One employee's page: the account, its devices (with when verification became required) and its last 50 sign-ins. */
+export async function employeeDetail(ctx: FlowContext, active: ActiveSession, userId: string) {
+  const employee = await findEmployee(ctx, active, userId);
+  const [company, devices, signIns] = await Promise.all([
+    ctx.store.findCompany(employee.companyId),
+    ctx.store.listAccountDevices(employee.id),
+    ctx.store.listSignIns({ userId: employee.id }, { offset: 0, limit: 50 }),
+  ]);
+  return {
+    employee,
+    devices,
+    signIns,
+    requiredSince: employeeRequiredSince(employee, company),
+    companyRequires: company?.requireVerificationAt != null,
+    lastSignInAt: signIns.find((s) => s.outcome === 'success')?.at ?? null,
+  };
+}
+
 export function employeeRequiredSince(employee: UserRecord, company: CompanyRecord | undefined): number | null {
   return verificationRequiredSince(employee.twoFactorEnabledAt, company?.requireVerificationAt ?? null);
 }

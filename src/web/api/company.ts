@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { revokeAllSessions, revokeDevice } from '../../flows/accountSecurity.js';
-import { companySignIns, employeeRequiredSince, findEmployee, getPolicy, listEmployees, updatePolicy } from '../../flows/companyConsole.js';
+import { companySignIns, employeeDetail, findEmployee, getPolicy, listEmployees, updatePolicy } from '../../flows/companyConsole.js';
 import { encodeDevice, encodeEmployee, encodeSignIn } from '../../flows/encode.js';
 import type { WebDeps } from '../deps.js';
 import { csvRow } from '../csv.js';
@@ -30,16 +30,10 @@ export async function companyApi(app: FastifyInstance, deps: WebDeps): Promise<v
 
   app.get<{ Params: { id: string } }>('/company/employees/:id', async (request) => {
     const active = await requireActiveSession(deps, request);
-    const employee = await findEmployee(ctx, active, request.params.id);
-    const [company, devices, signIns] = await Promise.all([
-      ctx.store.findCompany(employee.companyId),
-      ctx.store.listAccountDevices(employee.id),
-      ctx.store.listSignIns({ userId: employee.id }, { offset: 0, limit: 50 }),
-    ]);
+    const { employee, devices, signIns, requiredSince, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
     const now = ctx.clock.now();
-    const requiredSince = employeeRequiredSince(employee, company);
     return {
-      employee: encodeEmployee(employee, signIns.find((s) => s.outcome === 'success')?.at ?? null, company?.requireVerificationAt != null),
+      employee: encodeEmployee(employee, lastSignInAt, companyRequires),
       devices: devices.map((d) => encodeDevice(d, now, requiredSince)),
       signIns: signIns.map((s) => encodeSignIn({ ...s, userEmail: undefined, userName: undefined })),
     };

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { revokeAllSessions, revokeDevice } from '../../flows/accountSecurity.js';
-import { companySignIns, employeeRequiredSince, findEmployee, getPolicy, listEmployees, updatePolicy } from '../../flows/companyConsole.js';
+import { companySignIns, employeeDetail, findEmployee, getPolicy, listEmployees, updatePolicy } from '../../flows/companyConsole.js';
 import { encodeDevice, encodeEmployee, encodeSignIn } from '../../flows/encode.js';
 import { DoormanError } from '../../flows/errors.js';
 import { lookupSession, type ActiveSession } from '../../flows/sessions.js';
@@ -98,21 +98,15 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
 
   app.get<{ Params: { id: string } }>('/company/employees/:id', (request, reply) =>
     withRepresentative(request, reply, async (active) => {
-      const employee = await findEmployee(ctx, active, request.params.id);
-      const [company, devices, signIns] = await Promise.all([
-        ctx.store.findCompany(employee.companyId),
-        ctx.store.listAccountDevices(employee.id),
-        ctx.store.listSignIns({ userId: employee.id }, { offset: 0, limit: 50 }),
-      ]);
+      const { employee, devices, signIns, requiredSince, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
       const now = ctx.clock.now();
-      const requiredSince = employeeRequiredSince(employee, company);
       return html(
         request,
         reply,
         'employee.eta',
         {
           csrf: reply.generateCsrf(),
-          employee: encodeEmployee(employee, null, company?.requireVerificationAt != null),
+          employee: encodeEmployee(employee, lastSignInAt, companyRequires),
           devices: devices.map((d) => {
             const view = encodeDevice(d, now, requiredSince);
             return { ...view, lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
