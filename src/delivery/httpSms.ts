@@ -1,6 +1,7 @@
 // SMS through a generic HTTP provider: a signed JSON POST {to, text, id} that a platform bridges to any SMS vendor.
 import { createHmac } from 'node:crypto';
 import type { MessageTransport, QueuedMessage, RenderedMessage } from '../flows/ports.js';
+import { DeliveryError } from './deliveryError.js';
 
 export const SIGNATURE_HEADER = 'X-Doorman-Signature';
 
@@ -8,16 +9,6 @@ export const SIGNATURE_HEADER = 'X-Doorman-Signature';
 export function signBody(key: string, body: string, unixSeconds: number): string {
   const mac = createHmac('sha256', key).update(`${unixSeconds}.${body}`).digest('hex');
   return `t=${unixSeconds},v1=${mac}`;
-}
-
-export class HttpSmsError extends Error {
-  override name = 'HttpSmsError';
-  constructor(
-    message: string,
-    readonly permanent = false,
-  ) {
-    super(message);
-  }
 }
 
 export class HttpSmsTransport implements MessageTransport {
@@ -54,6 +45,6 @@ export class HttpSmsTransport implements MessageTransport {
     if (response.ok) return;
     // 4xx other than 408/429 means this message will never be accepted; anything else is worth a retry.
     const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
-    throw new HttpSmsError(`SMS provider answered ${response.status}`, permanent);
+    throw new DeliveryError(`SMS provider answered ${response.status}`, permanent);
   }
 }

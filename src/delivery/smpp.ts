@@ -1,6 +1,7 @@
 // SMS over SMPP 3.4: one transmitter bind, submit_sm per message, enquire_link keep-alive, reconnect with back-off.
 import smpp, { type PDU, type Session } from 'smpp';
 import type { MessageTransport, QueuedMessage, RenderedMessage } from '../flows/ports.js';
+import { DeliveryError } from './deliveryError.js';
 
 const DATA_CODING_GSM7 = 0x00; // SMSC default alphabet (GSM 03.38)
 const DATA_CODING_UCS2 = 0x08;
@@ -16,16 +17,6 @@ export interface SmppOptions {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
-}
-
-export class SmppError extends Error {
-  override name = 'SmppError';
-  constructor(
-    message: string,
-    readonly permanent = false,
-  ) {
-    super(message);
-  }
 }
 
 /** GSM-7 when every character is in the GSM 03.38 alphabet, UCS-2 otherwise. */
@@ -66,7 +57,7 @@ export class SmppTransport implements MessageTransport {
         this.pending.delete(fail);
         reject(error);
       };
-      const timer = setTimeout(() => fail(new SmppError('no submit_sm_resp in time')), this.options.submitTimeoutMs ?? 10_000);
+      const timer = setTimeout(() => fail(new DeliveryError('no submit_sm_resp in time')), this.options.submitTimeoutMs ?? 10_000);
       this.pending.add(fail);
       session.submit_sm(
         {
@@ -84,7 +75,7 @@ export class SmppTransport implements MessageTransport {
           this.pending.delete(fail);
           if (pdu.command_status === smpp.ESME_ROK) return resolve();
           const status = pdu.command_status;
-          reject(new SmppError(`submit_sm refused with status 0x${status.toString(16).padStart(4, '0')}`, PERMANENT_STATUSES.has(status)));
+          reject(new DeliveryError(`submit_sm refused with status 0x${status.toString(16).padStart(4, '0')}`, PERMANENT_STATUSES.has(status)));
         },
       );
     });
@@ -102,12 +93,12 @@ export class SmppTransport implements MessageTransport {
 
   private connect(): Promise<Session> {
     if (this.ready) return this.ready;
-    if (this.closed) return Promise.reject(new SmppError('SMPP transport closed'));
-    if (Date.now() < this.retryAt) return Promise.reject(new SmppError('SMSC link is down; reconnecting'));
+    if (this.closed) return Promise.reject(new DeliveryError('SMPP transport closed'));
+    if (Date.now() < this.retryAt) return Promise.reject(new DeliveryError('SMSC link is down; reconnecting'));
     const attempt = new Promise<Session>((resolve, reject) => {
       let bound = false;
       const session = smpp.connect({ host: this.host, port: this.port, auto_enquire_link_period: this.options.enquireLinkMs ?? 30_000 });
-      const timer = setTimeout(() => lost(new SmppError('SMSC did not answer the bind in time')), 10_000);
+      const timer = setTimeout(() => lost(new DeliveryError('SMSC did not answer the bind in time')), 10_000);
       const lost = (error: Error) => {
         clearTimeout(timer);
         session.removeAllListeners('close');
@@ -116,17 +107,17 @@ export class SmppTransport implements MessageTransport {
         this.linkLost(attempt, error);
       };
       session.on('error', (error: Error) => lost(error));
-      session.on('close', () => lost(new SmppError('SMSC closed the link')));
+      session.on('close', () => lost(new DeliveryError('SMSC closed the link')));
       // The SMSC keeps the link alive too: answer its enquire_link and unbind.
       session.on('enquire_link', (pdu: PDU) => session.send(pdu.response()));
       session.on('unbind', (pdu: PDU) => {
         session.send(pdu.response());
-        lost(new SmppError('SMSC unbound'));
+        lost(new DeliveryError('SMSC unbound'));
       });
       session.on('connect', () => {
         session.bind_transmitter({ system_id: this.systemId, password: this.password, interface_version: 0x34 }, (pdu: PDU) => {
           clearTimeout(timer);
-          if (pdu.command_status !== smpp.ESME_ROK) return lost(new SmppError(`bind_transmitter refused with status 0x${pdu.command_status.toString(16)}`));
+          if (pdu.command_status !== smpp.ESME_ROK) return lost(new DeliveryError(`bind_transmitter refused with status 0x${pdu.command_status.toString(16)}`));
           bound = true;
           this.failures = 0;
           this.options.onEvent?.('smpp_bound', { host: this.host, port: this.port });
@@ -141,7 +132,7 @@ export class SmppTransport implements MessageTransport {
   private linkLost(attempt: Promise<Session>, error: Error): void {
     if (this.ready !== attempt) return;
     this.ready = undefined;
-    for (const fail of [...this.pending]) fail(new SmppError(`SMSC link lost: ${error.message}`));
+    for (const fail of [...this.pending]) fail(new DeliveryError(`SMSC link lost: ${error.message}`));
     if (this.closed) return;
     this.failures += 1;
     const delay = Math.min(this.options.reconnectMaxMs ?? 60_000, (this.options.reconnectBaseMs ?? 500) * 2 ** (this.failures - 1));

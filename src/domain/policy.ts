@@ -17,8 +17,5 @@ export interface VerificationPolicy {
 export const CHANNELS = ['email', 'sms'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-export function isChannel(value: unknown): value is Channel {
-  return value === 'email' || value === 'sms';
-}
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -1,5 +1,6 @@
 // What a signed-in user sees and controls about their own account: devices, sessions, sign-ins, authorization, password.
 import { verificationRequiredSince } from '../domain/devices.js';
+import { isSessionActive } from '../domain/sessions.js';
 import { newId } from '../domain/tokens.js';
 import { checkConfirmationCode } from './confirmations.js';
 import { sendLimitKeys } from './sendChallengeCode.js';
@@ -68,9 +69,11 @@ export async function listDevices(ctx: FlowContext, owner: UserRecord): Promise<
   return { devices, requiredSince: verificationRequiredSince(owner.twoFactorEnabledAt, company?.requireVerificationAt ?? null) };
 }
 
+/** Sessions that are still usable: not revoked, within the absolute and the idle lifetime. */
 export async function listSessions(ctx: FlowContext, owner: UserRecord) {
-  const since = ctx.clock.now() - ctx.policy.sessionAbsoluteMs;
-  return ctx.store.listActiveSessions(owner.id, since);
+  const now = ctx.clock.now();
+  const sessions = await ctx.store.listActiveSessions(owner.id, now - ctx.policy.sessionAbsoluteMs);
+  return sessions.filter((session) => isSessionActive(session, now, ctx.policy));
 }
 
 export async function listSignIns(ctx: FlowContext, owner: UserRecord, page: Page) {

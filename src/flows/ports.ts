@@ -294,7 +294,6 @@ export interface SessionStore {
   insertSession(session: SessionRecord, tokenHash: string): Promise<void>;
   /** The session with its user, device link and company, in one read (the hot path of every request). */
   findSessionContext(tokenHash: string): Promise<SessionContext | undefined>;
-  findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
   touchSession(id: string, now: number): Promise<void>;
   revokeSession(id: string, now: number): Promise<void>;
   revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void>;

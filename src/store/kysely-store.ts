@@ -530,15 +530,6 @@ export class KyselyStore implements Store {
       .where('s.tokenHash', '=', tokenHash);
   }
 
-  async findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .select(['id', 'userId', 'accountDeviceId', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'])
-      .where('tokenHash', '=', tokenHash)
-      .executeTakeFirst();
-    return row && { ...row, trusted: row.trusted === 1 };
-  }
-
   async touchSession(id: string, now: number): Promise<void> {
     await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).where('lastSeenAt', '<', now).execute();
   }
@@ -732,7 +723,7 @@ export class KyselyStore implements Store {
 
 const stuckColumns = ['id', 'createdAt', 'channel', 'template', 'recipient', 'status', 'attempts', 'nextAttemptAt', 'lastError'] as const;
 
-/** Nothing in the outbox or audit log may be read as a secret; this raw reader is for tests and the CLI. */
+/** How many messages wait for delivery (tests and operators). */
 export async function countPendingMessages(db: Kysely<Database>): Promise<number> {
   const row = await db
     .selectFrom('outbox')

@@ -84,6 +84,20 @@ describe('new-device verification by e-mail', () => {
     expect((await browser.post('/api/v1/login/challenge/verify', { code })).status).toBe(200);
   });
 
+  it('parallel sign-ins from one known browser open one challenge: one e-mail, one code', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email), false)).status).toBe(200);
+    browser.restart();
+    const replies = await Promise.all(Array.from({ length: 5 }, () => browser.post('/api/v1/login', { email: user.email, password: user.password })));
+    expect(replies.every((r) => r.body.status === 'verification_required')).toBe(true);
+    await sink.waitFor(() => codeMails(user.email).length >= 2);
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(2);
+    const challenges = await doorman.doorman.database.db.selectFrom('challenges').select('id').where('userId', '=', user.id).where('consumedAt', 'is', null).execute();
+    expect(challenges).toHaveLength(1);
+  });
+
   it('10 parallel re-sends deliver exactly one more e-mail, with the same code', async () => {
     const user = await doorman.addUser();
     const browser = doorman.browser();

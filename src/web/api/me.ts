@@ -8,7 +8,7 @@ import { requestInfo } from '../security.js';
 import { newPasswordField, parseInput, parsePage, passwordField } from '../validation.js';
 import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
 import { encodeDevice, encodeSession, encodeSignIn } from '../../flows/encode.js';
-import { isSessionActive, sessionExpiresAt } from '../../domain/sessions.js';
+import { sessionExpiresAt } from '../../domain/sessions.js';
 import { requireActiveSession } from './session.js';
 
 const settingsBody = z.object({ notificationPreference: z.enum(['immediate', 'digest']) }).partial().strict();
@@ -84,8 +84,7 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
   app.get('/me/sessions', async (request) => {
     const active = await requireActiveSession(deps, request);
     const page = parsePage(request.query);
-    const now = ctx.clock.now();
-    const sessions = (await listSessions(ctx, active.user)).filter((s) => isSessionActive(s, now, ctx.policy));
+    const sessions = await listSessions(ctx, active.user);
     return {
       sessions: sessions.slice(page.offset, page.offset + page.limit).map((s) => encodeSession(s, sessionExpiresAt(s, ctx.policy), active.session.id)),
       page: page.page,

@@ -19,7 +19,7 @@ import type { WebDeps } from '../deps.js';
 import { pickLocale, translator, type MessageKey } from '../i18n.js';
 import { createPageKit, dateTimeOf, formOf, msToText, timeOf } from './kit.js';
 import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
-import { isSessionActive, sessionExpiresAt } from '../../domain/sessions.js';
+import { sessionExpiresAt } from '../../domain/sessions.js';
 import { requestInfo, toPublicError } from '../security.js';
 import { browserTokens, passwordStep, sendStep, verifyStep } from '../signInSteps.js';
 import { emailField, newPasswordField, passwordField } from '../validation.js';
@@ -196,9 +196,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       const view = encodeDevice(d, now, listing.requiredSince, active.link.id);
       return { ...view, firstSignInText: msToText(d.firstSignInAt), lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
     });
-    const sessionRows = sessions
-      .filter((x) => isSessionActive(x, now, ctx.policy))
-      .map((x) => ({ ...encodeSession(x, sessionExpiresAt(x, ctx.policy), active.session.id), createdText: msToText(x.createdAt), lastSeenText: msToText(x.lastSeenAt) }));
+    const sessionRows = sessions.map((x) => ({ ...encodeSession(x, sessionExpiresAt(x, ctx.policy), active.session.id), createdText: msToText(x.createdAt), lastSeenText: msToText(x.lastSeenAt) }));
     const signInRows = signIns.rows.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }), atText: msToText(r.at) }));
     return html(
       request,
