@@ -56,7 +56,7 @@ export interface DoormanOptions {
 export async function createDoorman(config: Config, options: DoormanOptions = {}): Promise<Doorman> {
   const database = openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
-  const store = new KyselyStore(database.db, database.kind, database.prepared);
+  const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
   const clock = options.clock ?? systemClock;
 
   // The dev mailbox stands in while no e-mail transport is configured, outside production only;

@@ -42,7 +42,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function serve(config: Config, beforeListen?: (doorman: Awaited<ReturnType<typeof createDoorman>>) => Promise<void>): Promise<void> {
-  const doorman = await createDoorman(config, { logger: loggerOptions(config.logLevel) });
+  const doorman = await createDoorman(config, { logger: config.logLevel === 'silent' ? false : loggerOptions(config.logLevel) });
   if (beforeListen) await beforeListen(doorman);
   const shutdown = async (signal: string) => {
     doorman.app.log.info({ signal }, 'shutting down');

@@ -19,6 +19,12 @@ export interface OpenDatabase {
    * the hottest reads; rows come back with snake_case keys.
    */
   prepared?: (name: string, text: string, values: unknown[]) => Promise<Record<string, unknown>[]>;
+  /**
+   * SQLite only: a value that changes whenever anything may have been written to the database,
+   * by this process (every writing statement counts) or by any other connection (a commit changes
+   * SQLite's data_version). Reads taken under an unchanged version are still what the database holds.
+   */
+  readVersion?: () => string;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -67,11 +73,14 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins });
+  const cached = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins });
+  const dataVersion = sqlite.prepare('pragma data_version').pluck();
   return {
     kind: 'sqlite',
     db,
     raw: sqlite,
+    readVersion: () => `${cached.writes()}:${dataVersion.get() as number}`,
     ping: async () => {
       sqlite.prepare('select 1').get();
     },
@@ -87,16 +96,33 @@ const STATEMENT_CACHE_SIZE = 500;
  */
 function withStatementCache(sqlite: SQLite.Database) {
   const cache = new Map<string, SQLite.Statement>();
+  let writes = 0;
   return {
     close: () => sqlite.close(),
+    /** How many writing statements (including begin, commit and rollback) this connection has run. */
+    writes: () => writes,
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
         statement = sqlite.prepare(text);
+        if (!statement.reader) statement = countingWrites(statement);
         cache.set(text, statement);
       }
       return statement;
     },
   };
+
+  function countingWrites(statement: SQLite.Statement): SQLite.Statement {
+    // Kysely's SQLite driver reads `reader` and calls `run` (writes) or `all` (reads).
+    const counted = {
+      reader: false,
+      run: (...parameters: unknown[]) => {
+        writes += 1;
+        return statement.run(...parameters);
+      },
+      all: (...parameters: unknown[]) => statement.all(...parameters),
+    };
+    return counted as unknown as SQLite.Statement;
+  }
 }

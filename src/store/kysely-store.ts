@@ -82,7 +82,77 @@ interface SessionContextRow extends Selectable<UsersTable> {
   cSmsAllowed: number;
 }
 
-const sessionContextSql: Partial<Record<DatabaseKind, CompiledQuery>> = {};
+const USER_COLUMNS = [
+  'id',
+  'companyId',
+  'email',
+  'emailNormalized',
+  'displayName',
+  'passwordHash',
+  'phone',
+  'locale',
+  'role',
+  'personalDataVerifiedAt',
+  'twoFactorEnabledAt',
+  'preferredChannel',
+  'emailVerifiedAt',
+  'phoneVerifiedAt',
+  'verificationLockedUntil',
+  'passwordChangeRequired',
+  'notificationPreference',
+  'timeZone',
+  'personalDataVerifiedBy',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof UsersTable)[];
+
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * The session check, the hottest query: one join, written out once with camelCase aliases so rows
+ * need no key mapping (Kysely would build it and rename every key on every request).
+ */
+function sessionContextSql(kind: DatabaseKind): string {
+  const columns: [string, string][] = [
+    ...USER_COLUMNS.map((name): [string, string] => [name, `u.${snake(name)}`]),
+    ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [`s${name[0]!.toUpperCase()}${name.slice(1)}`, `s.${snake(name)}`]),
+    ...(['id', 'deviceId', 'firstSignInAt', 'lastSignInAt', 'lastIp', 'userAgent', 'trustedAt', 'trustedUntil', 'revokedAt'] as const).map((name): [string, string] => [`d${name[0]!.toUpperCase()}${name.slice(1)}`, `d.${snake(name)}`]),
+    ...(['name', 'createdAt', 'requireVerificationAt', 'trustedDeviceDays', 'smsAllowed'] as const).map((name): [string, string] => [`c${name[0]!.toUpperCase()}${name.slice(1)}`, `c.${snake(name)}`]),
+  ];
+  return `select ${columns.map(([alias, column]) => `${column} as "${alias}"`).join(', ')}
+    from sessions s
+    join users u on u.id = s.user_id
+    join account_devices d on d.id = s.account_device_id
+    join companies c on c.id = u.company_id
+    where s.token_hash = ${kind === 'postgres' ? '$1' : '?'}`;
+}
+
+const SESSION_CONTEXT_CACHE_SIZE = 10_000;
+
+/** Values read under one database version; a new version empties it. Bounded: when full, it starts again. */
+class VersionedCache<T> {
+  private entries = new Map<string, T>();
+  private at: string | undefined;
+
+  constructor(
+    readonly version: () => string,
+    private readonly max: number,
+  ) {}
+
+  get(version: string, key: string): T | undefined {
+    return version === this.at ? this.entries.get(key) : undefined;
+  }
+
+  set(version: string, key: string, value: T): void {
+    if (version !== this.at || this.entries.size >= this.max) {
+      this.entries = new Map();
+      this.at = version;
+    }
+    this.entries.set(key, value);
+  }
+}
+
+const SESSION_CONTEXT_SQL = { sqlite: sessionContextSql('sqlite'), postgres: sessionContextSql('postgres') } as const;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -103,19 +173,24 @@ const challengeColumns = [
 
 const sentColumn = { email: 'emailSentAt', sms: 'smsSentAt' } as const satisfies Record<Channel, string>;
 
-/** `s_created_at` → `sCreatedAt`, as Kysely's CamelCasePlugin would map it. */
-function camelizeKeys(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value;
-  return out;
-}
-
 export class KyselyStore implements Store {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly kind: DatabaseKind,
     private readonly prepared?: OpenDatabase['prepared'],
-  ) {}
+    readVersion?: OpenDatabase['readVersion'],
+  ) {
+    if (readVersion) this.sessionContexts = new VersionedCache(readVersion, SESSION_CONTEXT_CACHE_SIZE);
+  }
+
+  /** Session checks answered from memory while the database is unchanged (SQLite; see `readVersion`). */
+  private readonly sessionContexts?: VersionedCache<SessionContextRow>;
+
+  #raw?: Kysely<Database>;
+  /** The same connection without the camelCase mapping, for queries that alias their own columns. */
+  private get raw(): Kysely<Database> {
+    return (this.#raw ??= this.db.withoutPlugins());
+  }
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
@@ -454,13 +529,26 @@ export class KyselyStore implements Store {
   }
 
   async findSessionContext(tokenHash: string): Promise<SessionContext | undefined> {
-    // Built and compiled once per dialect: building a Kysely query costs more than running this one.
-    const compiled = (sessionContextSql[this.kind] ??= this.sessionContextQuery('').compile());
+    const cache = this.db.isTransaction ? undefined : this.sessionContexts;
+    // The version is read before the query: a write that lands meanwhile only makes the entry stale.
+    const version = cache?.version();
+    const cached = version === undefined ? undefined : cache?.get(version, tokenHash);
+    const row = cached ?? (await this.readSessionContext(tokenHash));
+    if (row && !cached && version !== undefined) cache?.set(version, tokenHash, row);
+    if (!row) return undefined;
+    return this.toSessionContext(row);
+  }
+
+  private async readSessionContext(tokenHash: string): Promise<SessionContextRow | undefined> {
+    const text = SESSION_CONTEXT_SQL[this.kind];
     // On PostgreSQL a named statement spares the server parsing and planning this join on every request.
     const row = this.prepared
-      ? ((await this.prepared('doorman_session_context', compiled.sql, [tokenHash])).map(camelizeKeys)[0] as SessionContextRow | undefined)
-      : (await this.db.executeQuery<SessionContextRow>(CompiledQuery.raw(compiled.sql, [tokenHash]))).rows[0];
-    if (!row) return undefined;
+      ? ((await this.prepared('doorman_session_context', text, [tokenHash]))[0] as SessionContextRow | undefined)
+      : (await this.raw.executeQuery<SessionContextRow>(CompiledQuery.raw(text, [tokenHash]))).rows[0];
+    return row;
+  }
+
+  private toSessionContext(row: SessionContextRow): SessionContext {
     return {
       session: {
         id: row.sId,
@@ -495,39 +583,6 @@ export class KyselyStore implements Store {
         smsAllowed: row.cSmsAllowed === 1,
       },
     };
-  }
-
-  private sessionContextQuery(tokenHash: string) {
-    return this.db
-      .selectFrom('sessions as s')
-      .innerJoin('users as u', 'u.id', 's.userId')
-      .innerJoin('accountDevices as d', 'd.id', 's.accountDeviceId')
-      .innerJoin('companies as c', 'c.id', 'u.companyId')
-      .selectAll('u')
-      .select([
-        's.id as sId',
-        's.createdAt as sCreatedAt',
-        's.lastSeenAt as sLastSeenAt',
-        's.revokedAt as sRevokedAt',
-        's.ip as sIp',
-        's.userAgent as sUserAgent',
-        's.trusted as sTrusted',
-        'd.id as dId',
-        'd.deviceId as dDeviceId',
-        'd.firstSignInAt as dFirstSignInAt',
-        'd.lastSignInAt as dLastSignInAt',
-        'd.lastIp as dLastIp',
-        'd.userAgent as dUserAgent',
-        'd.trustedAt as dTrustedAt',
-        'd.trustedUntil as dTrustedUntil',
-        'd.revokedAt as dRevokedAt',
-        'c.name as cName',
-        'c.createdAt as cCreatedAt',
-        'c.requireVerificationAt as cRequireVerificationAt',
-        'c.trustedDeviceDays as cTrustedDeviceDays',
-        'c.smsAllowed as cSmsAllowed',
-      ])
-      .where('s.tokenHash', '=', tokenHash);
   }
 
   async touchSession(id: string, now: number): Promise<void> {

@@ -26,7 +26,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
     testDb = await create();
     database = openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    store = new KyselyStore(database.db, database.kind);
+    store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
   });
   afterAll(async () => {
     await database?.close();
@@ -119,5 +119,38 @@ describe.each(kinds)('store on %s', (kind, create) => {
     await probe.refund(key);
     await probe.refund(key);
     expect((await probe.check(key)).allowed).toBe(true);
+  });
+
+  it.skipIf(skip)('a session check sees a revocation at once, whether this store or another connection wrote it', async () => {
+    const { userId } = await challengeFixture();
+    const other = openDatabase(testDb.url);
+    const otherStore = new KyselyStore(other.db, other.kind, other.prepared, other.readVersion);
+    const openSession = async () => {
+      const deviceId = newId();
+      await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
+      const link = { id: newId(), userId, deviceId, firstSignInAt: now, lastSignInAt: now, lastIp: '127.0.0.1', userAgent: 'test', trustedAt: null, trustedUntil: null, revokedAt: null };
+      await store.insertAccountDevice(link);
+      const session = { id: newId(), userId, accountDeviceId: link.id, createdAt: now, lastSeenAt: now, revokedAt: null, ip: '127.0.0.1', userAgent: 'test', trusted: false };
+      const tokenHash = newId();
+      await store.insertSession(session, tokenHash);
+      return { session, tokenHash };
+    };
+    try {
+      const mine = await openSession();
+      const theirs = await openSession();
+      for (const { tokenHash } of [mine, theirs]) {
+        // Asked twice: the second answer may come from memory.
+        expect((await store.findSessionContext(tokenHash))?.session.revokedAt).toBeNull();
+        expect((await store.findSessionContext(tokenHash))?.session.revokedAt).toBeNull();
+      }
+      await store.revokeSession(mine.session.id, now + 1);
+      expect((await store.findSessionContext(mine.tokenHash))?.session.revokedAt).toBe(now + 1);
+      await otherStore.revokeSession(theirs.session.id, now + 2);
+      expect((await store.findSessionContext(theirs.tokenHash))?.session.revokedAt).toBe(now + 2);
+      await otherStore.updateCompany((await store.findUserById(userId))!.companyId, { requireVerificationAt: now + 3 });
+      expect((await store.findSessionContext(mine.tokenHash))?.company.requireVerificationAt).toBe(now + 3);
+    } finally {
+      await other.close();
+    }
   });
 });
