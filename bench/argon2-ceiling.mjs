@@ -17,4 +17,5 @@ await Promise.all(
   }),
 );
 const perSecond = done / ((Date.now() - start) / 1000);
-process.stdout.write(JSON.stringify({ verificationsPerSecond: perSecond }) + '\n');
+const cpu = process.cpuUsage();
+process.stdout.write(JSON.stringify({ verificationsPerSecond: perSecond, cpuMsPerVerification: (cpu.user + cpu.system) / 1000 / done }) + '\n');

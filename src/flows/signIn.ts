@@ -62,7 +62,8 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
     const done = await store.transaction((tx) =>
       completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false }),
     );
-    ctx.messagesQueued();
+    // Only a new device queues a notice; a known one leaves the outbox alone.
+    if (done.newDevice) ctx.messagesQueued();
     return { status: 'authenticated', ...done };
   }
 

@@ -48,6 +48,30 @@ function wrap(limiter: RateLimiterAbstract, points: number): Limiter {
   };
 }
 
+const limiterClients = new WeakMap<SQLite.Database, Pick<SQLite.Database, 'prepare' | 'transaction'>>();
+
+/**
+ * The part of better-sqlite3 the limiter uses, made cheap: its few statements are prepared once
+ * (it prepares on every call), and its single-statement upserts, atomic on their own, run without
+ * the BEGIN/COMMIT around them.
+ */
+function limiterClient(sqlite: SQLite.Database) {
+  let client = limiterClients.get(sqlite);
+  if (!client) {
+    const statements = new Map<string, SQLite.Statement>();
+    client = {
+      prepare: ((source: string) => {
+        let statement = statements.get(source);
+        if (!statement) statements.set(source, (statement = sqlite.prepare(source)));
+        return statement;
+      }) as SQLite.Database['prepare'],
+      transaction: ((work: (...args: unknown[]) => unknown) => work) as SQLite.Database['transaction'],
+    };
+    limiterClients.set(sqlite, client);
+  }
+  return client;
+}
+
 async function createLimiter(database: OpenDatabase, spec: LimitSpec): Promise<Limiter> {
   // The table comes from migration 0009: several instances starting at once must not race to create it.
   const common = { keyPrefix: spec.name, points: spec.points, duration: spec.durationSeconds, tableName: TABLE, tableCreated: true };
@@ -58,7 +82,7 @@ async function createLimiter(database: OpenDatabase, spec: LimitSpec): Promise<L
       database.kind === 'postgres'
         ? new RateLimiterPostgres({ ...common, storeClient: database.raw as pg.Pool, storeType: 'pool' }, ready)
         : // The limiter shares the Kysely connection: a second SQLite connection would wait synchronously on our own open transaction.
-          new RateLimiterSQLite({ ...common, storeClient: database.raw as SQLite.Database, storeType: 'better-sqlite3' }, ready);
+          new RateLimiterSQLite({ ...common, storeClient: limiterClient(database.raw as SQLite.Database), storeType: 'better-sqlite3' }, ready);
   });
   return wrap(limiter, spec.points);
 }

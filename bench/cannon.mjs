@@ -1,0 +1,9 @@
+// One autocannon run in a process of its own, so every HTTP figure (the bare-Fastify ceiling and W3)
+// is taken by an equally fresh load generator. Settings come as JSON in CANNON; the result goes to stdout.
+import autocannon from 'autocannon';
+
+const { url, connections, duration, headers } = JSON.parse(process.env.CANNON);
+const result = await autocannon({ url, connections, duration, headers });
+process.stdout.write(
+  `${JSON.stringify({ perSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, count: result.requests.total })}\n`,
+);
