@@ -1,5 +1,5 @@
 // Masked destinations for the verification page: enough to recognise, not enough to harvest.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumber } from './phoneNumbers.js';
 
 export function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');
@@ -9,7 +9,7 @@ export function maskEmail(email: string): string {
 
 /** `+48123456789` → `+48 *** *** 789`. */
 export function maskPhone(e164: string): string {
-  const parsed = parsePhoneNumberFromString(e164);
+  const parsed = parsePhoneNumber(e164);
   const country = parsed ? parsed.countryCallingCode : e164.slice(1, 3);
   return `+${country} *** *** ${e164.slice(-3)}`;
 }

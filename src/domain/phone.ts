@@ -1,5 +1,5 @@
 // Which phone numbers may receive codes by SMS: mobile numbers in allowed countries, never premium-rate.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumber } from './phoneNumbers.js';
 
 export type PhoneRefusal = 'invalid_phone' | 'not_mobile' | 'premium_rate' | 'country_not_allowed';
 
@@ -9,7 +9,7 @@ const REFUSED_TYPES = new Set(['PREMIUM_RATE', 'SHARED_COST', 'TOLL_FREE', 'VOIP
 
 /** Parses an international number and says whether codes may be sent to it. */
 export function checkSmsNumber(input: string, allowedCallingCodes: readonly string[]): PhoneCheck {
-  const parsed = parsePhoneNumberFromString(input.trim());
+  const parsed = parsePhoneNumber(input.trim());
   if (!parsed || !parsed.isValid()) return { ok: false, reason: 'invalid_phone' };
   const type = parsed.getType();
   if (type !== undefined && REFUSED_TYPES.has(type)) return { ok: false, reason: type === 'PREMIUM_RATE' ? 'premium_rate' : 'not_mobile' };

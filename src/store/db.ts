@@ -1,9 +1,10 @@
 // Opens the database named by DOORMAN_DATABASE_URL: embedded SQLite (WAL) by default, PostgreSQL for scale.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { isPostgresUrl, sqlitePathOf } from '../config.js';
 import type { Database } from './schema.js';
 
@@ -34,6 +35,8 @@ const PG_INT8 = 20;
 export function openDatabase(databaseUrl: string): OpenDatabase {
   const plugins = [new CamelCasePlugin()];
   if (isPostgresUrl(databaseUrl)) {
+    // Loaded only here: an SQLite instance never holds the PostgreSQL driver in memory.
+    const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
     const types = {
       getTypeParser: (oid: number, format?: 'text' | 'binary') =>
         // Times are epoch milliseconds in BIGINT columns; they fit a JS number until the year 287396.

@@ -1,5 +1,5 @@
 // Request validation: zod schemas for every field a client sends, refusing odd input with a clear 400.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumber } from '../domain/phoneNumbers.js';
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH } from '../config.js';
 import { invalidRequest } from '../flows/errors.js';
@@ -32,7 +32,7 @@ export const phoneField = z
   .trim()
   .max(32, 'phone is too long')
   .transform((value, ctx) => {
-    const parsed = parsePhoneNumberFromString(value);
+    const parsed = parsePhoneNumber(value);
     if (!parsed || !parsed.isValid()) {
       ctx.addIssue({ code: 'custom', message: 'phone must be a valid number in international form, e.g. +48 601 234 567' });
       return z.NEVER;
