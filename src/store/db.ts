@@ -102,14 +102,16 @@ function withStatementCache(sqlite: SQLite.Database) {
   let writes = 0;
   return {
     close: () => sqlite.close(),
-    /** How many writing statements (including begin, commit and rollback) this connection has run. */
+    /** How many statements that may write (begin, commit and rollback included) this connection has run. */
     writes: () => writes,
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
         statement = sqlite.prepare(text);
-        if (!statement.reader) statement = countingWrites(statement);
+        // Anything that may change the database counts: writes that return rows (RETURNING), and
+        // the statements that are not reads at all (BEGIN, COMMIT and ROLLBACK among them).
+        if (!statement.readonly || !statement.reader) statement = countingWrites(statement);
         cache.set(text, statement);
       }
       return statement;
@@ -117,14 +119,22 @@ function withStatementCache(sqlite: SQLite.Database) {
   };
 
   function countingWrites(statement: SQLite.Statement): SQLite.Statement {
-    // Kysely's SQLite driver reads `reader` and calls `run` (writes) or `all` (reads).
+    // Kysely's SQLite driver reads `reader` and calls `all` (statements returning rows, which
+    // includes INSERT/UPDATE … RETURNING), `iterate` (streams) or `run` (the rest).
     const counted = {
-      reader: false,
+      reader: statement.reader,
       run: (...parameters: unknown[]) => {
         writes += 1;
         return statement.run(...parameters);
       },
-      all: (...parameters: unknown[]) => statement.all(...parameters),
+      all: (...parameters: unknown[]) => {
+        writes += 1;
+        return statement.all(...parameters);
+      },
+      iterate: (...parameters: unknown[]) => {
+        writes += 1;
+        return statement.iterate(...parameters);
+      },
     };
     return counted as unknown as SQLite.Statement;
   }

@@ -149,6 +149,9 @@ describe.each(kinds)('store on %s', (kind, create) => {
       expect((await store.findSessionContext(theirs.tokenHash))?.session.revokedAt).toBe(now + 2);
       await otherStore.updateCompany((await store.findUserById(userId))!.companyId, { requireVerificationAt: now + 3 });
       expect((await store.findSessionContext(mine.tokenHash))?.company.requireVerificationAt).toBe(now + 3);
+      // A write that returns rows (UPDATE … RETURNING), outside any transaction, counts too.
+      expect(await store.lockVerification(userId, now + 900_000, now + 4)).toBe(true);
+      expect((await store.findSessionContext(mine.tokenHash))?.user.verificationLockedUntil).toBe(now + 900_000);
     } finally {
       await other.close();
     }
