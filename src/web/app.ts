@@ -37,8 +37,10 @@ export function redactUrl(url: string): string {
 export function loggerOptions(level: string, stream?: NodeJS.WritableStream) {
   return {
     level,
-    // Standard output through a 4 KiB buffer (flushed on exit): one write per line costs a system call each.
-    stream: stream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    // Standard output written asynchronously: lines that arrive while a write is in flight go out
+    // together in the next one, and nothing waits for a buffer to fill (a quiet server's warnings
+    // appear at once). Flushed on exit.
+    stream: stream ?? pino.destination({ dest: 1, sync: false, minLength: 0 }),
     redact: { paths: LOG_REDACT, censor: '[redacted]' },
     serializers: {
       req: (request: { method: string; url: string; ip?: string }) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }),
