@@ -13,7 +13,11 @@ export type DatabaseKind = 'sqlite' | 'postgres';
 export interface OpenDatabase {
   kind: DatabaseKind;
   db: Kysely<Database>;
-  /** A client of the driver's own for rate-limiter-flexible: the SQLite connection, or a separate PostgreSQL pool. */
+  /**
+   * A client of the driver's own for rate-limiter-flexible: the SQLite connection, or a separate
+   * PostgreSQL pool. Writes through it bypass `readVersion`, so they must stay in the limiter's
+   * own table.
+   */
   raw: SQLite.Database | pg.Pool;
   /**
    * PostgreSQL only: runs a named prepared statement (parsed and planned once per connection) for
