@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { type HelmetOptions } from 'helmet';
 
-export function securityHeaderOptions(secure: boolean): HelmetOptions {
+function securityHeaderOptions(secure: boolean): HelmetOptions {
   return {
     contentSecurityPolicy: {
       directives: {

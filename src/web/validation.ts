@@ -87,6 +87,11 @@ export function parsePage(query: unknown): { page: number; pageSize: number; off
   return { page, pageSize, offset: (page - 1) * pageSize, limit: pageSize };
 }
 
+/** One page of a list already held in memory, with the paging fields every list answer carries. */
+export function pageOfList<T>(items: readonly T[], page: ReturnType<typeof parsePage>) {
+  return { items: items.slice(page.offset, page.offset + page.limit), page: page.page, pageSize: page.pageSize, total: items.length };
+}
+
 const isoDate = z.string().max(40).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date or time');
 
 export const signInFilterQuery = z.object({

@@ -5,7 +5,7 @@ import { isVerifiedRepresentative, setNotificationPreference } from '../../flows
 import { confirmPhoneChange, removePhone, startPhoneChange } from '../../flows/changePhone.js';
 import type { WebDeps } from '../deps.js';
 import { requestInfo } from '../security.js';
-import { newPasswordField, parseInput, parsePage, passwordField } from '../validation.js';
+import { newPasswordField, pageOfList, parseInput, parsePage, passwordField } from '../validation.js';
 import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
 import { encodeDevice, encodeSession, encodeSignIn } from '../../flows/encode.js';
 import { sessionExpiresAt } from '../../domain/sessions.js';
@@ -61,12 +61,8 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
     const page = parsePage(request.query);
     const { devices, requiredSince } = await listDevices(ctx, active.user);
     const now = ctx.clock.now();
-    return {
-      devices: devices.slice(page.offset, page.offset + page.limit).map((d) => encodeDevice(d, now, requiredSince, active.link.id)),
-      page: page.page,
-      pageSize: page.pageSize,
-      total: devices.length,
-    };
+    const { items, ...paging } = pageOfList(devices, page);
+    return { devices: items.map((d) => encodeDevice(d, now, requiredSince, active.link.id)), ...paging };
   });
 
   app.delete<{ Params: { id: string } }>('/me/devices/:id', async (request, reply) => {
@@ -85,12 +81,8 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
     const active = await requireActiveSession(deps, request);
     const page = parsePage(request.query);
     const sessions = await listSessions(ctx, active.user);
-    return {
-      sessions: sessions.slice(page.offset, page.offset + page.limit).map((s) => encodeSession(s, sessionExpiresAt(s, ctx.policy), active.session.id)),
-      page: page.page,
-      pageSize: page.pageSize,
-      total: sessions.length,
-    };
+    const { items, ...paging } = pageOfList(sessions, page);
+    return { sessions: items.map((s) => encodeSession(s, sessionExpiresAt(s, ctx.policy), active.session.id)), ...paging };
   });
 
   app.delete<{ Params: { id: string } }>('/me/sessions/:id', async (request, reply) => {
