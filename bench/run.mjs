@@ -200,9 +200,9 @@ async function runFlows(name, flow) {
   return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, count: latencies.length };
 }
 
-async function cannon(url, headers = {}) {
+async function cannon(url, headers = {}, requests = undefined) {
   const child = spawn(process.execPath, [new URL('./cannon.mjs', import.meta.url).pathname], {
-    env: { ...process.env, CANNON: JSON.stringify({ url, connections: CONCURRENCY, duration: DURATION_S, headers }) },
+    env: { ...process.env, CANNON: JSON.stringify({ url, connections: CONCURRENCY, duration: DURATION_S, headers, requests }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -316,8 +316,9 @@ async function measureWorkloads(store, accounts, sink) {
     }));
 
     log(`  W3 session check…`);
-    const sessionJar = await newDeviceFlow(nextAccount());
-    const w3 = only.includes('w3') ? await measured(() => cannon(`${doorman.base}/api/v1/session`, { cookie: sessionJar.header() })) : skipped;
+    // As many signed-in browsers as clients (the trusted ones of W2): every connection checks each session in turn.
+    const sessionCookies = jars.map((jar) => ({ cookie: jar.header() }));
+    const w3 = only.includes('w3') ? await measured(() => cannon(`${doorman.base}/api/v1/session`, {}, sessionCookies)) : skipped;
     return { store, accounts, seedSeconds, w1, w2, w3, peakRssMb: doorman.peakRssMb() };
   } finally {
     await doorman.stop();

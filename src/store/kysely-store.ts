@@ -29,6 +29,7 @@ import type {
   UserRecord,
 } from '../flows/ports.js';
 import type { DatabaseKind, OpenDatabase } from './db.js';
+import { LookupBatch } from './lookupBatch.js';
 import type { Database, UsersTable } from './schema.js';
 
 const bool = (value: boolean) => (value ? 1 : 0);
@@ -59,6 +60,8 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
 }
 
 interface SessionContextRow extends Selectable<UsersTable> {
+  /** PostgreSQL only. */
+  sTokenHash?: string;
   sId: string;
   sCreatedAt: number;
   sLastSeenAt: number;
@@ -113,21 +116,26 @@ const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase(
  * need no key mapping (Kysely would build it and rename every key on every request).
  */
 function sessionContextSql(kind: DatabaseKind): string {
+  // PostgreSQL reads many sessions at once (see LookupBatch), so each row names its own token hash.
   const columns: [string, string][] = [
     ...USER_COLUMNS.map((name): [string, string] => [name, `u.${snake(name)}`]),
     ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [`s${name[0]!.toUpperCase()}${name.slice(1)}`, `s.${snake(name)}`]),
     ...(['id', 'deviceId', 'firstSignInAt', 'lastSignInAt', 'lastIp', 'userAgent', 'trustedAt', 'trustedUntil', 'revokedAt'] as const).map((name): [string, string] => [`d${name[0]!.toUpperCase()}${name.slice(1)}`, `d.${snake(name)}`]),
     ...(['name', 'createdAt', 'requireVerificationAt', 'trustedDeviceDays', 'smsAllowed'] as const).map((name): [string, string] => [`c${name[0]!.toUpperCase()}${name.slice(1)}`, `c.${snake(name)}`]),
+    ...(kind === 'postgres' ? [['sTokenHash', 's.token_hash'] as [string, string]] : []),
   ];
   return `select ${columns.map(([alias, column]) => `${column} as "${alias}"`).join(', ')}
     from sessions s
     join users u on u.id = s.user_id
     join account_devices d on d.id = s.account_device_id
     join companies c on c.id = u.company_id
-    where s.token_hash = ${kind === 'postgres' ? '$1' : '?'}`;
+    where ${kind === 'postgres' ? 's.token_hash = any($1)' : 's.token_hash = ?'}`;
 }
 
 const SESSION_CONTEXT_CACHE_SIZE = 10_000;
+/** PostgreSQL session checks: queries in flight at once, and sessions per query. */
+const SESSION_BATCH_QUERIES = 4;
+const SESSION_BATCH_KEYS = 8;
 
 /** Values read under one database version; a new version empties it. Bounded: when full, it starts again. */
 class VersionedCache<T> {
@@ -177,11 +185,15 @@ export class KyselyStore implements Store {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly kind: DatabaseKind,
-    private readonly prepared?: OpenDatabase['prepared'],
+    prepared?: OpenDatabase['prepared'],
     readVersion?: OpenDatabase['readVersion'],
   ) {
     if (readVersion) this.sessionContexts = new VersionedCache(readVersion, SESSION_CONTEXT_CACHE_SIZE);
+    if (prepared) this.sessionBatch = new LookupBatch((keys) => this.readSessionContexts(prepared, keys), SESSION_BATCH_QUERIES, SESSION_BATCH_KEYS);
   }
+
+  /** Concurrent session checks share one query (PostgreSQL). */
+  private readonly sessionBatch?: LookupBatch<SessionContextRow>;
 
   /** Session checks answered from memory while the database is unchanged (SQLite; see `readVersion`). */
   private readonly sessionContexts?: VersionedCache<SessionContextRow>;
@@ -540,12 +552,16 @@ export class KyselyStore implements Store {
   }
 
   private async readSessionContext(tokenHash: string): Promise<SessionContextRow | undefined> {
+    if (this.sessionBatch) return this.sessionBatch.get(tokenHash);
     const text = SESSION_CONTEXT_SQL[this.kind];
-    // On PostgreSQL a named statement spares the server parsing and planning this join on every request.
-    const row = this.prepared
-      ? ((await this.prepared('doorman_session_context', text, [tokenHash]))[0] as SessionContextRow | undefined)
-      : (await this.raw.executeQuery<SessionContextRow>(CompiledQuery.raw(text, [tokenHash]))).rows[0];
-    return row;
+    const values = this.kind === 'postgres' ? [[tokenHash]] : [tokenHash];
+    return (await this.raw.executeQuery<SessionContextRow>(CompiledQuery.raw(text, values))).rows[0];
+  }
+
+  private async readSessionContexts(prepared: NonNullable<OpenDatabase['prepared']>, tokenHashes: string[]): Promise<Map<string, SessionContextRow>> {
+    // A named statement spares the server parsing and planning this join on every query.
+    const rows = (await prepared('doorman_session_contexts', SESSION_CONTEXT_SQL.postgres, [tokenHashes])) as unknown as SessionContextRow[];
+    return new Map(rows.map((row) => [row.sTokenHash!, row]));
   }
 
   private toSessionContext(row: SessionContextRow): SessionContext {

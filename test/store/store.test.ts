@@ -1,6 +1,7 @@
 // The store on SQLite and PostgreSQL: migrations apply and re-apply, and the security counters are atomic under concurrency.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/tokens.js';
+import type { AccountDeviceRecord, SessionRecord } from '../../src/flows/ports.js';
 import { openDatabase, type OpenDatabase } from '../../src/store/db.js';
 import { KyselyStore } from '../../src/store/kysely-store.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
@@ -155,5 +156,29 @@ describe.each(kinds)('store on %s', (kind, create) => {
     } finally {
       await other.close();
     }
+  });
+
+  it.skipIf(skip)('concurrent session checks each get their own session, and an unknown token none', async () => {
+    const { userId } = await challengeFixture();
+    const sessions: { session: SessionRecord; link: AccountDeviceRecord; tokenHash: string }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const deviceId = newId();
+      await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
+      const link = { id: newId(), userId, deviceId, firstSignInAt: now, lastSignInAt: now, lastIp: '127.0.0.1', userAgent: `agent ${i}`, trustedAt: null, trustedUntil: null, revokedAt: null };
+      await store.insertAccountDevice(link);
+      const session = { id: newId(), userId, accountDeviceId: link.id, createdAt: now, lastSeenAt: now + i, revokedAt: null, ip: `10.0.0.${i}`, userAgent: `agent ${i}`, trusted: i % 2 === 0 };
+      const tokenHash = newId();
+      await store.insertSession(session, tokenHash);
+      sessions.push({ session, link, tokenHash });
+    }
+    const asked = [...sessions, ...sessions].map(({ tokenHash }) => tokenHash).concat(newId());
+    const found = await Promise.all(asked.map((tokenHash) => store.findSessionContext(tokenHash)));
+    expect(found.at(-1)).toBeUndefined();
+    found.slice(0, -1).forEach((context, i) => {
+      const { session, link } = sessions[i % sessions.length]!;
+      expect(context?.session, `session ${i}`).toEqual(session);
+      expect(context?.link.id, `session ${i}`).toBe(link.id);
+      expect(context?.user.id, `session ${i}`).toBe(userId);
+    });
   });
 });
