@@ -1,4 +1,7 @@
 // The ceiling of password checking: argon2id verifications per second with Doorman's parameters, all cores busy.
+// Run with one hashing thread per core (UV_THREADPOOL_SIZE, set by run.mjs), as the server runs
+// (src/cli/doorman.cts): more threads than cores share the caches among more 19 MiB buffers, and
+// on a 2-core machine Node's default of 4 hashes about 15% slower.
 import argon2 from 'argon2';
 
 const options = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 };

@@ -9,7 +9,7 @@
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
@@ -126,7 +126,7 @@ async function call(base, method, path, jar, body) {
 async function startDoorman(databaseUrl, smtpUrl) {
   const port = await freePort();
   // Started exactly as `npm start` starts it (same Node flags).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--v8-pool-size=1', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/main.js', 'serve'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--v8-pool-size=1', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/doorman.cjs', 'serve'], {
     env: {
       ...process.env,
       DOORMAN_DATABASE_URL: databaseUrl,
@@ -223,7 +223,8 @@ async function measureBare() {
 
 async function measureArgon2() {
   const child = spawn(process.execPath, [new URL('./argon2-ceiling.mjs', import.meta.url).pathname], {
-    env: { ...process.env, DURATION_S: String(DURATION_S), CONCURRENCY: String(CONCURRENCY) },
+    // The pool size must be in the environment when the process starts: loading an ES module starts the pool.
+    env: { UV_THREADPOOL_SIZE: String(Math.max(2, availableParallelism())), ...process.env, DURATION_S: String(DURATION_S), CONCURRENCY: String(CONCURRENCY) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

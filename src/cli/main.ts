@@ -1,6 +1,4 @@
-#!/usr/bin/env node
 // The doorman command: serve, migrate, company and user provisioning, demo.
-import './threadpool.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createDoorman } from '../compose.js';

@@ -1,13 +1,13 @@
 // The doorman command as a newcomer uses it: migrate, create a company and a user (password on stdin), and the demo.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../helpers/httpClient.js';
 import { freePort } from '../helpers/harness.js';
 
-const CLI = 'dist/cli/main.js';
+const CLI = 'dist/cli/doorman.cjs';
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
@@ -67,6 +67,29 @@ describe('doorman CLI', () => {
   it('refuses bad input with a clear message and exit code 2', () => {
     expect(() => doorman(['user', 'create', '--email', 'bad', '--name', 'X', '--company', 'c'], 'stdin-password-123\n')).toThrow(/--email: email is not a valid address/);
     expect(() => doorman(['user', 'create', '--email', 'x@beta.example', '--name', 'X', '--company', 'c'], 'short\n')).toThrow(/password/);
+  });
+
+  it.skipIf(!existsSync('/proc/self/task'))('serve hashes passwords on one thread per core, where Node alone would start four', async () => {
+    const { UV_THREADPOOL_SIZE: _, ...inherited } = env;
+    const threadsOf = async (entry: string) => {
+      const port = await freePort();
+      const server = spawn(process.execPath, [entry, 'serve'], { env: { ...inherited, DOORMAN_PORT: String(port) }, stdio: 'ignore' });
+      try {
+        const browser = new Browser(`http://127.0.0.1:${port}`);
+        let ready;
+        for (let i = 0; i < 100 && !ready; i++) {
+          ready = await browser.get('/healthz').catch(() => undefined);
+          if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(ready?.status).toBe(200);
+        return readdirSync(`/proc/${server.pid}/task`).length;
+      } finally {
+        server.kill('SIGTERM');
+      }
+    };
+    // The same program started without the entry point that sizes the pool: Node's default of 4 threads.
+    const unsized = await threadsOf('dist/cli/main.js');
+    expect(await threadsOf(CLI)).toBe(unsized - 4 + Math.max(2, availableParallelism()));
   });
 
   it('demo seeds Acme Logistics, prints the accounts and the mailbox, and serves', async () => {

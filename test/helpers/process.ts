@@ -9,7 +9,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
+  const child = spawn(process.execPath, ['dist/cli/doorman.cjs', 'serve'], {
     env: { ...process.env, DOORMAN_LOG_LEVEL: 'silent', ...env, DOORMAN_PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
