@@ -44,7 +44,8 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
     input.trust === 'grant'
       ? { trustedAt: now, trustedUntil: trustedUntil(now, trustLifetimeDays(ctx.policy.trustedDeviceDays, company.trustedDeviceDays)) }
       : {};
-  let link = await tx.findAccountDevice(user.id, deviceId);
+  // Updating returns the link if this account has signed in on this browser before.
+  let link = await tx.updateAccountDevice(user.id, deviceId, { lastSignInAt: now, lastIp: request.ip, userAgent: request.userAgent, ...trustPatch });
   const newDevice = link === undefined;
   if (link === undefined) {
     link = {
@@ -61,10 +62,6 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
       ...trustPatch,
     };
     await tx.insertAccountDevice(link);
-  } else {
-    const patch = { lastSignInAt: now, lastIp: request.ip, userAgent: request.userAgent, ...trustPatch };
-    await tx.updateAccountDevice(link.id, patch);
-    link = { ...link, ...patch };
   }
 
   const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);

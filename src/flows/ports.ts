@@ -204,6 +204,8 @@ export interface UserStore {
   updateUser(id: string, patch: UserPatch, now: number): Promise<void>;
   findUserById(id: string): Promise<UserRecord | undefined>;
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
+  /** The account behind an e-mail with its company, in one read (the first step of every sign-in). */
+  findAccountByEmail(email: string): Promise<{ user: UserRecord; company: CompanyRecord } | undefined>;
   /** Authorized users of the company whose personal data the operator verified. */
   listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]>;
 }
@@ -213,17 +215,20 @@ export interface DeviceStore {
   insertDevice(device: DeviceRecord, tokenHash: string): Promise<void>;
   /** Replaces the device token; the old one then matches nothing. */
   rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void>;
-  findAccountDevice(userId: string, deviceId: string): Promise<AccountDeviceRecord | undefined>;
+  /** The browser behind a device token and, if this account has signed in on it, their link, in one read. */
+  findDeviceForAccount(tokenHash: string, userId: string): Promise<{ device: DeviceRecord; link: AccountDeviceRecord | undefined } | undefined>;
   findAccountDeviceById(id: string): Promise<AccountDeviceRecord | undefined>;
   insertAccountDevice(link: AccountDeviceRecord): Promise<void>;
   /** Removes the device's authorization and trust for this account. */
   revokeAccountDevice(id: string, now: number): Promise<void>;
   /** Removes trust from every device of the account. */
   revokeAllTrust(userId: string, now: number): Promise<void>;
+  /** Updates the link between this account and browser, if there is one, and returns it as it now is. */
   updateAccountDevice(
-    id: string,
+    userId: string,
+    deviceId: string,
     patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
-  ): Promise<void>;
+  ): Promise<AccountDeviceRecord | undefined>;
 }
 
 export interface NotificationStore {

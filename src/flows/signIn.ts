@@ -32,7 +32,8 @@ export type SignInResult =
 
 export async function signIn(ctx: FlowContext, input: SignInInput): Promise<SignInResult> {
   const { store, hasher, clock } = ctx;
-  const user = await store.findUserByEmail(input.email);
+  const account = await store.findAccountByEmail(input.email);
+  const user = account?.user;
   // Unknown e-mail and wrong password take the same path and time: the hasher checks a dummy hash.
   const passwordOk = await hasher.verify(user?.passwordHash, input.password);
   const now = clock.now();
@@ -51,10 +52,10 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
     await store.updateUser(user.id, { passwordHash }, now);
   }
 
-  const company = await store.findCompany(user.companyId);
-  if (!company) throw invalidCredentials();
-  const device = isTokenShaped(input.deviceToken) ? await store.findDeviceByTokenHash(hashToken(input.deviceToken)) : undefined;
-  const link = device ? await store.findAccountDevice(user.id, device.id) : undefined;
+  const company = account.company;
+  const known = isTokenShaped(input.deviceToken) ? await store.findDeviceForAccount(hashToken(input.deviceToken), user.id) : undefined;
+  const device = known?.device;
+  const link = known?.link;
   const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
 
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.

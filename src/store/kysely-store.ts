@@ -30,7 +30,7 @@ import type {
 } from '../flows/ports.js';
 import type { DatabaseKind, OpenDatabase } from './db.js';
 import { LookupBatch } from './lookupBatch.js';
-import type { Database, UsersTable } from './schema.js';
+import type { AccountDevicesTable, CompaniesTable, Database, UsersTable } from './schema.js';
 
 const bool = (value: boolean) => (value ? 1 : 0);
 
@@ -162,6 +162,28 @@ class VersionedCache<T> {
 
 const SESSION_CONTEXT_SQL = { sqlite: sessionContextSql('sqlite'), postgres: sessionContextSql('postgres') } as const;
 
+const COMPANY_COLUMNS = ['id', 'name', 'createdAt', 'requireVerificationAt', 'trustedDeviceDays', 'smsAllowed'] as const satisfies readonly (keyof CompaniesTable)[];
+
+const LINK_COLUMNS = [
+  'id',
+  'userId',
+  'deviceId',
+  'firstSignInAt',
+  'lastSignInAt',
+  'lastIp',
+  'userAgent',
+  'trustedAt',
+  'trustedUntil',
+  'revokedAt',
+] as const satisfies readonly (keyof AccountDevicesTable)[];
+
+/** `prefixed('link', 'userId')` is `linkUserId`: an alias that keeps its spelling through the camelCase mapping. */
+const prefixed = <P extends string, N extends string>(prefix: P, name: N) => `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` as `${P}${Capitalize<N>}`;
+
+function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
+  return { ...row, smsAllowed: row.smsAllowed === 1 };
+}
+
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -217,7 +239,7 @@ export class KyselyStore implements Store {
 
   async findCompany(id: string): Promise<CompanyRecord | undefined> {
     const row = await this.db.selectFrom('companies').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && { ...row, smsAllowed: row.smsAllowed === 1 };
+    return row && toCompany(row);
   }
 
   async updateCompany(id: string, patch: Partial<Pick<CompanyRecord, 'requireVerificationAt' | 'trustedDeviceDays' | 'smsAllowed'>>): Promise<void> {
@@ -350,6 +372,19 @@ export class KyselyStore implements Store {
     return row && toUser(row);
   }
 
+  async findAccountByEmail(email: string): Promise<{ user: UserRecord; company: CompanyRecord } | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .innerJoin('companies', 'companies.id', 'users.companyId')
+      .selectAll('users')
+      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('company', name)}` as const))
+      .where('users.emailNormalized', '=', normalizeEmail(email))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const company = Object.fromEntries(COMPANY_COLUMNS.map((name) => [name, row[prefixed('company', name)]])) as unknown as Selectable<CompaniesTable>;
+    return { user: toUser(row), company: toCompany(company) };
+  }
+
   async listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]> {
     const rows = await this.db
       .selectFrom('users')
@@ -375,13 +410,18 @@ export class KyselyStore implements Store {
     await this.db.updateTable('devices').set({ tokenHash, lastSeenAt: now }).where('id', '=', deviceId).execute();
   }
 
-  async findAccountDevice(userId: string, deviceId: string): Promise<AccountDeviceRecord | undefined> {
-    return this.db
-      .selectFrom('accountDevices')
-      .selectAll()
-      .where('userId', '=', userId)
-      .where('deviceId', '=', deviceId)
+  async findDeviceForAccount(tokenHash: string, userId: string): Promise<{ device: DeviceRecord; link: AccountDeviceRecord | undefined } | undefined> {
+    const row = await this.db
+      .selectFrom('devices')
+      .leftJoin('accountDevices', (join) => join.onRef('accountDevices.deviceId', '=', 'devices.id').on('accountDevices.userId', '=', userId))
+      .select(['devices.id as deviceId', 'devices.createdAt as deviceCreatedAt', 'devices.lastSeenAt as deviceLastSeenAt'])
+      .select(LINK_COLUMNS.map((name) => `accountDevices.${name} as ${prefixed('link', name)}` as const))
+      .where('devices.tokenHash', '=', tokenHash)
       .executeTakeFirst();
+    if (!row) return undefined;
+    const device = { id: row.deviceId, createdAt: row.deviceCreatedAt, lastSeenAt: row.deviceLastSeenAt };
+    const link = row.linkId === null ? undefined : (Object.fromEntries(LINK_COLUMNS.map((name) => [name, row[prefixed('link', name)]])) as unknown as AccountDeviceRecord);
+    return { device, link };
   }
 
   async findAccountDeviceById(id: string): Promise<AccountDeviceRecord | undefined> {
@@ -406,10 +446,17 @@ export class KyselyStore implements Store {
   }
 
   async updateAccountDevice(
-    id: string,
+    userId: string,
+    deviceId: string,
     patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
-  ): Promise<void> {
-    await this.db.updateTable('accountDevices').set(patch).where('id', '=', id).execute();
+  ): Promise<AccountDeviceRecord | undefined> {
+    return this.db
+      .updateTable('accountDevices')
+      .set(patch)
+      .where('userId', '=', userId)
+      .where('deviceId', '=', deviceId)
+      .returningAll()
+      .executeTakeFirst();
   }
 
   // Challenges

@@ -158,6 +158,33 @@ describe.each(kinds)('store on %s', (kind, create) => {
     }
   });
 
+  it.skipIf(skip)('a sign-in reads the account with its company, and the browser with its link to that account only', async () => {
+    const { userId } = await challengeFixture();
+    const user = (await store.findUserById(userId))!;
+    const account = await store.findAccountByEmail(user.email.toUpperCase());
+    expect(account?.user).toEqual(user);
+    expect(account?.company).toEqual(await store.findCompany(user.companyId));
+    expect(account?.company.smsAllowed).toBe(true);
+    expect(await store.findAccountByEmail('nobody@acme.example')).toBeUndefined();
+
+    const other = (await store.findUserById((await challengeFixture()).userId))!;
+    const deviceId = newId();
+    const tokenHash = newId();
+    await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now + 1 }, tokenHash);
+    expect(await store.findDeviceForAccount(newId(), userId)).toBeUndefined();
+    expect(await store.findDeviceForAccount(tokenHash, userId)).toEqual({ device: { id: deviceId, createdAt: now, lastSeenAt: now + 1 }, link: undefined });
+    // Another account's link to the same browser is not this account's.
+    const theirs = { id: newId(), userId: other.id, deviceId, firstSignInAt: now, lastSignInAt: now, lastIp: '10.0.0.2', userAgent: 'theirs', trustedAt: now, trustedUntil: now + 1000, revokedAt: null };
+    await store.insertAccountDevice(theirs);
+    expect((await store.findDeviceForAccount(tokenHash, userId))?.link).toBeUndefined();
+    expect((await store.findDeviceForAccount(tokenHash, other.id))?.link).toEqual(theirs);
+
+    expect(await store.updateAccountDevice(userId, deviceId, { lastSignInAt: now + 5 })).toBeUndefined();
+    const updated = { ...theirs, lastSignInAt: now + 5, lastIp: '10.0.0.3' };
+    expect(await store.updateAccountDevice(other.id, deviceId, { lastSignInAt: now + 5, lastIp: '10.0.0.3' })).toEqual(updated);
+    expect((await store.findDeviceForAccount(tokenHash, other.id))?.link).toEqual(updated);
+  });
+
   it.skipIf(skip)('concurrent session checks each get their own session, and an unknown token none', async () => {
     const { userId } = await challengeFixture();
     const sessions: { session: SessionRecord; link: AccountDeviceRecord; tokenHash: string }[] = [];
