@@ -126,7 +126,7 @@ async function call(base, method, path, jar, body) {
 async function startDoorman(databaseUrl, smtpUrl) {
   const port = await freePort();
   // Started exactly as `npm start` starts it (same Node flags).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--v8-pool-size=1', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/doorman.cjs', 'serve'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--heap-growing-percent=100', '--v8-pool-size=1', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/doorman.cjs', 'serve'], {
     env: {
       ...process.env,
       DOORMAN_DATABASE_URL: databaseUrl,
