@@ -1,9 +1,10 @@
 // Public JSON shapes of users, devices and sessions; rows never leave the service as they are.
 import { isDeviceTrusted } from '../domain/devices.js';
 import { describeUserAgent } from '../domain/userAgent.js';
+import { isoTime } from './isoTime.js';
 import type { AccountDeviceRecord, SessionRecord, SignInRecord, UserRecord } from './ports.js';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
 export function encodeUser(user: UserRecord) {
   return {
@@ -52,7 +53,7 @@ export function encodeSession(session: SessionRecord, expiresAt: number, current
 export function encodeSignIn(row: SignInRecord & { userEmail?: string; userName?: string }) {
   return {
     id: row.id,
-    at: new Date(row.at).toISOString(),
+    at: isoTime(row.at),
     outcome: row.outcome,
     reason: row.reason,
     newDevice: row.newDevice,
