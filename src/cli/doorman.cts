@@ -10,4 +10,8 @@ import os = require('node:os');
 // UV_THREADPOOL_SIZE in the environment wins.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(2, os.availableParallelism()));
 
-void import('./main.js');
+import('./main.js').catch((error: unknown) => {
+  // A program that cannot load must not exit 0, whatever the process's unhandled-rejection mode.
+  process.stderr.write(`doorman: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

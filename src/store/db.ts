@@ -35,6 +35,8 @@ export interface OpenDatabase {
 }
 
 const PG_INT8 = 20;
+/** The hot reads run in milliseconds; ten seconds means the connection is gone. */
+const PREPARED_QUERY_TIMEOUT_MS = 10_000;
 
 export function openDatabase(databaseUrl: string): OpenDatabase {
   const plugins = [new CamelCasePlugin()];
@@ -62,7 +64,9 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
       kind: 'postgres',
       db,
       raw: limiterPool,
-      prepared: async (name, text, values) => (await pool.query({ name, text, values })).rows as Record<string, unknown>[],
+      // A bounded wait: a query that never returns (a dead connection, a lock) fails and frees its
+      // connection instead of holding up every session check queued behind it.
+      prepared: async (name, text, values) => (await pool.query({ name, text, values, query_timeout: PREPARED_QUERY_TIMEOUT_MS } as pg.QueryConfig)).rows as Record<string, unknown>[],
       ping: async () => {
         await sql`select 1`.execute(db);
       },

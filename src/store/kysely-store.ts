@@ -177,7 +177,10 @@ const LINK_COLUMNS = [
   'revokedAt',
 ] as const satisfies readonly (keyof AccountDevicesTable)[];
 
-/** `prefixed('link', 'userId')` is `linkUserId`: an alias that keeps its spelling through the camelCase mapping. */
+/**
+ * `prefixed('link', 'userId')` is `linkUserId`: an alias that keeps its spelling through the camelCase
+ * mapping. The prefix must not make the name of a column of the other table (`company` + `id` would).
+ */
 const prefixed = <P extends string, N extends string>(prefix: P, name: N) => `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` as `${P}${Capitalize<N>}`;
 
 function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
@@ -377,11 +380,11 @@ export class KyselyStore implements Store {
       .selectFrom('users')
       .innerJoin('companies', 'companies.id', 'users.companyId')
       .selectAll('users')
-      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('company', name)}` as const))
+      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
       .where('users.emailNormalized', '=', normalizeEmail(email))
       .executeTakeFirst();
     if (!row) return undefined;
-    const company = Object.fromEntries(COMPANY_COLUMNS.map((name) => [name, row[prefixed('company', name)]])) as unknown as Selectable<CompaniesTable>;
+    const company = Object.fromEntries(COMPANY_COLUMNS.map((name) => [name, row[prefixed('co', name)]])) as unknown as Selectable<CompaniesTable>;
     return { user: toUser(row), company: toCompany(company) };
   }
 

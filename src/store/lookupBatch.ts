@@ -48,7 +48,8 @@ export class LookupBatch<V> {
       this.pending.delete(key);
     }
     this.running += 1;
-    this.load([...batch.keys()]).then(
+    // Started inside a promise: even a load that throws at once settles every check it holds.
+    Promise.resolve([...batch.keys()]).then(this.load).then(
       (found) => this.finish(batch, (key) => found.get(key)),
       (error: unknown) => this.finish(batch, () => (error instanceof Error ? error : new Error(String(error)))),
     );
@@ -59,7 +60,12 @@ export class LookupBatch<V> {
   private finish(batch: Map<string, ((result: V | undefined | Error) => void)[]>, resultOf: (key: string) => V | undefined | Error): void {
     this.running -= 1;
     for (const [key, waiting] of batch) {
-      const result = resultOf(key);
+      let result: V | undefined | Error;
+      try {
+        result = resultOf(key);
+      } catch (error) {
+        result = error instanceof Error ? error : new Error(String(error));
+      }
       for (const settle of waiting) settle(result);
     }
     this.schedule();

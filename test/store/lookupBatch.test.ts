@@ -77,4 +77,19 @@ describe('LookupBatch', () => {
     queries[1]!.finish();
     expect(await next).toBe('A');
   });
+
+  it('a load that throws at once fails its checks, and later checks still get a query', async () => {
+    let calls = 0;
+    const batch = new LookupBatch(
+      (keys: string[]) => {
+        calls += 1;
+        if (calls === 1) throw new Error('no connection');
+        return Promise.resolve(new Map(keys.map((key) => [key, key.toUpperCase()])));
+      },
+      1,
+      10,
+    );
+    expect((await Promise.allSettled([batch.get('a'), batch.get('b')])).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await batch.get('a')).toBe('A');
+  });
 });
