@@ -29,13 +29,9 @@ export function smsFor(ctx: FlowContext, company: Pick<CompanyRecord, 'smsAllowe
  */
 export async function findPendingChallenge(ctx: FlowContext, tokens: BrowserTokens): Promise<PendingChallenge> {
   if (!isTokenShaped(tokens.pendingToken) || !isTokenShaped(tokens.deviceToken)) throw noChallenge();
-  const challenge = await ctx.store.findChallengeByPendingToken(hashToken(tokens.pendingToken));
-  if (!challenge || challenge.consumedAt !== null) throw noChallenge();
-  const device = await ctx.store.findDeviceByTokenHash(hashToken(tokens.deviceToken));
-  if (!device || device.id !== challenge.deviceId) throw noChallenge();
-  const user = await ctx.store.findUserById(challenge.userId);
-  const company = user && (await ctx.store.findCompany(user.companyId));
-  if (!user || !company) throw noChallenge();
+  const found = await ctx.store.findPendingChallenge(hashToken(tokens.pendingToken), hashToken(tokens.deviceToken));
+  if (!found || found.challenge.consumedAt !== null) throw noChallenge();
+  const { challenge, user, company } = found;
   return { challenge, user, company, sms: smsFor(ctx, company) };
 }
 

@@ -211,7 +211,6 @@ export interface UserStore {
 }
 
 export interface DeviceStore {
-  findDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined>;
   insertDevice(device: DeviceRecord, tokenHash: string): Promise<void>;
   /** Replaces the device token; the old one then matches nothing. */
   rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void>;
@@ -267,7 +266,14 @@ export interface ChallengeStore {
   findOpenChallenge(userId: string, deviceId: string, now: number): Promise<ChallengeRecord | undefined>;
   insertChallenge(challenge: ChallengeRecord, pendingTokenHash: string): Promise<void>;
   setChallengePendingToken(id: string, pendingTokenHash: string): Promise<void>;
-  findChallengeByPendingToken(pendingTokenHash: string): Promise<ChallengeRecord | undefined>;
+  /**
+   * The challenge named by a pending-login token, with its account and company, in one read; only
+   * when the device token names the browser the challenge was opened for.
+   */
+  findPendingChallenge(
+    pendingTokenHash: string,
+    deviceTokenHash: string,
+  ): Promise<{ challenge: ChallengeRecord; user: UserRecord; company: CompanyRecord } | undefined>;
   findChallenge(id: string): Promise<ChallengeRecord | undefined>;
   /** Atomically records a send on `channel` if its cooldown has passed and the challenge is still open. */
   claimChallengeSend(id: string, channel: Channel, now: number, cooldownMs: number): Promise<ChallengeRecord | undefined>;

@@ -401,10 +401,6 @@ export class KyselyStore implements Store {
 
   // Devices
 
-  async findDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined> {
-    return this.db.selectFrom('devices').select(['id', 'createdAt', 'lastSeenAt']).where('tokenHash', '=', tokenHash).executeTakeFirst();
-  }
-
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
     await this.db.insertInto('devices').values({ ...device, tokenHash }).execute();
   }
@@ -484,8 +480,25 @@ export class KyselyStore implements Store {
     await this.db.updateTable('challenges').set({ pendingTokenHash }).where('id', '=', id).execute();
   }
 
-  async findChallengeByPendingToken(pendingTokenHash: string): Promise<ChallengeRecord | undefined> {
-    return this.db.selectFrom('challenges').select(challengeColumns).where('pendingTokenHash', '=', pendingTokenHash).executeTakeFirst();
+  async findPendingChallenge(
+    pendingTokenHash: string,
+    deviceTokenHash: string,
+  ): Promise<{ challenge: ChallengeRecord; user: UserRecord; company: CompanyRecord } | undefined> {
+    const row = await this.db
+      .selectFrom('challenges')
+      .innerJoin('devices', 'devices.id', 'challenges.deviceId')
+      .innerJoin('users', 'users.id', 'challenges.userId')
+      .innerJoin('companies', 'companies.id', 'users.companyId')
+      .selectAll('users')
+      .select(challengeColumns.map((name) => `challenges.${name} as ${prefixed('ch', name)}` as const))
+      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
+      .where('challenges.pendingTokenHash', '=', pendingTokenHash)
+      .where('devices.tokenHash', '=', deviceTokenHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const challenge = Object.fromEntries(challengeColumns.map((name) => [name, row[prefixed('ch', name)]])) as unknown as ChallengeRecord;
+    const company = Object.fromEntries(COMPANY_COLUMNS.map((name) => [name, row[prefixed('co', name)]])) as unknown as Selectable<CompaniesTable>;
+    return { challenge, user: toUser(row), company: toCompany(company) };
   }
 
   async findChallenge(id: string): Promise<ChallengeRecord | undefined> {

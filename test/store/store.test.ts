@@ -44,10 +44,12 @@ describe.each(kinds)('store on %s', (kind, create) => {
       personalDataVerifiedAt: null, twoFactorEnabledAt: now, preferredChannel: null, emailVerifiedAt: null, phoneVerifiedAt: null,
       verificationLockedUntil: null, passwordChangeRequired: false, notificationPreference: 'immediate', timeZone: null, personalDataVerifiedBy: null, createdAt: now, updatedAt: now,
     });
-    await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
+    const deviceTokenHash = newId();
+    await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, deviceTokenHash);
     const challenge = { id: newId(), userId, deviceId, openedAt: now, expiresAt: now + 900_000, attempts: 0, consumedAt: null, ip: '127.0.0.1', emailSentAt: null, smsSentAt: null };
-    await store.insertChallenge(challenge, newId());
-    return { challenge, userId };
+    const pendingTokenHash = newId();
+    await store.insertChallenge(challenge, pendingTokenHash);
+    return { challenge, userId, deviceTokenHash, pendingTokenHash };
   }
 
   it.skipIf(skip)('migrations are applied once; running them again changes nothing', async () => {
@@ -183,6 +185,15 @@ describe.each(kinds)('store on %s', (kind, create) => {
     const updated = { ...theirs, lastSignInAt: now + 5, lastIp: '10.0.0.3' };
     expect(await store.updateAccountDevice(other.id, deviceId, { lastSignInAt: now + 5, lastIp: '10.0.0.3' })).toEqual(updated);
     expect((await store.findDeviceForAccount(tokenHash, other.id))?.link).toEqual(updated);
+  });
+
+  it.skipIf(skip)('a pending challenge is found with its account and company only through the browser it was opened for', async () => {
+    const { challenge, userId, deviceTokenHash, pendingTokenHash } = await challengeFixture();
+    const user = (await store.findUserById(userId))!;
+    expect(await store.findPendingChallenge(pendingTokenHash, deviceTokenHash)).toEqual({ challenge, user, company: await store.findCompany(user.companyId) });
+    const other = await challengeFixture();
+    expect(await store.findPendingChallenge(pendingTokenHash, other.deviceTokenHash)).toBeUndefined();
+    expect(await store.findPendingChallenge(newId(), deviceTokenHash)).toBeUndefined();
   });
 
   it.skipIf(skip)('concurrent session checks each get their own session, and an unknown token none', async () => {
