@@ -134,8 +134,8 @@ function sessionContextSql(kind: DatabaseKind): string {
 
 const SESSION_CONTEXT_CACHE_SIZE = 10_000;
 /** PostgreSQL session checks: queries in flight at once, and sessions per query. */
-const SESSION_BATCH_QUERIES = 4;
-const SESSION_BATCH_KEYS = 8;
+const SESSION_BATCH_QUERIES = 2;
+const SESSION_BATCH_KEYS = 64;
 
 /** Values read under one database version; a new version empties it. Bounded: when full, it starts again. */
 class VersionedCache<T> {
