@@ -183,6 +183,12 @@ const LINK_COLUMNS = [
  */
 const prefixed = <P extends string, N extends string>(prefix: P, name: N) => `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` as `${P}${Capitalize<N>}`;
 
+/** The columns a query selected as `prefixed(prefix, name)`, under their own names again. */
+function unprefixed<T>(row: object, prefix: string, columns: readonly string[]): T {
+  const source = row as Record<string, unknown>;
+  return Object.fromEntries(columns.map((name) => [name, source[prefixed(prefix, name)]])) as T;
+}
+
 function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
   return { ...row, smsAllowed: row.smsAllowed === 1 };
 }
@@ -384,7 +390,7 @@ export class KyselyStore implements Store {
       .where('users.emailNormalized', '=', normalizeEmail(email))
       .executeTakeFirst();
     if (!row) return undefined;
-    const company = Object.fromEntries(COMPANY_COLUMNS.map((name) => [name, row[prefixed('co', name)]])) as unknown as Selectable<CompaniesTable>;
+    const company = unprefixed<Selectable<CompaniesTable>>(row, 'co', COMPANY_COLUMNS);
     return { user: toUser(row), company: toCompany(company) };
   }
 
@@ -419,7 +425,7 @@ export class KyselyStore implements Store {
       .executeTakeFirst();
     if (!row) return undefined;
     const device = { id: row.deviceId, createdAt: row.deviceCreatedAt, lastSeenAt: row.deviceLastSeenAt };
-    const link = row.linkId === null ? undefined : (Object.fromEntries(LINK_COLUMNS.map((name) => [name, row[prefixed('link', name)]])) as unknown as AccountDeviceRecord);
+    const link = row.linkId === null ? undefined : unprefixed<AccountDeviceRecord>(row, 'link', LINK_COLUMNS);
     return { device, link };
   }
 
@@ -496,8 +502,8 @@ export class KyselyStore implements Store {
       .where('devices.tokenHash', '=', deviceTokenHash)
       .executeTakeFirst();
     if (!row) return undefined;
-    const challenge = Object.fromEntries(challengeColumns.map((name) => [name, row[prefixed('ch', name)]])) as unknown as ChallengeRecord;
-    const company = Object.fromEntries(COMPANY_COLUMNS.map((name) => [name, row[prefixed('co', name)]])) as unknown as Selectable<CompaniesTable>;
+    const challenge = unprefixed<ChallengeRecord>(row, 'ch', challengeColumns);
+    const company = unprefixed<Selectable<CompaniesTable>>(row, 'co', COMPANY_COLUMNS);
     return { challenge, user: toUser(row), company: toCompany(company) };
   }
 
