@@ -109,6 +109,33 @@ const USER_COLUMNS = [
   'updatedAt',
 ] as const satisfies readonly (keyof UsersTable)[];
 
+const COMPANY_COLUMNS = ['id', 'name', 'createdAt', 'requireVerificationAt', 'trustedDeviceDays', 'smsAllowed'] as const satisfies readonly (keyof CompaniesTable)[];
+
+const LINK_COLUMNS = [
+  'id',
+  'userId',
+  'deviceId',
+  'firstSignInAt',
+  'lastSignInAt',
+  'lastIp',
+  'userAgent',
+  'trustedAt',
+  'trustedUntil',
+  'revokedAt',
+] as const satisfies readonly (keyof AccountDevicesTable)[];
+
+/**
+ * `prefixed('link', 'userId')` is `linkUserId`: an alias that keeps its spelling through the camelCase
+ * mapping. The prefix must not make the name of a column of the other table (`company` + `id` would).
+ */
+const prefixed = <P extends string, N extends string>(prefix: P, name: N) => `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` as `${P}${Capitalize<N>}`;
+
+/** The columns a query selected as `prefixed(prefix, name)`, under their own names again. */
+function unprefixed<T>(row: object, prefix: string, columns: readonly string[]): T {
+  const source = row as Record<string, unknown>;
+  return Object.fromEntries(columns.map((name) => [name, source[prefixed(prefix, name)]])) as T;
+}
+
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**
@@ -119,9 +146,10 @@ function sessionContextSql(kind: DatabaseKind): string {
   // PostgreSQL reads many sessions at once (see LookupBatch), so each row names its own token hash.
   const columns: [string, string][] = [
     ...USER_COLUMNS.map((name): [string, string] => [name, `u.${snake(name)}`]),
-    ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [`s${name[0]!.toUpperCase()}${name.slice(1)}`, `s.${snake(name)}`]),
-    ...(['id', 'deviceId', 'firstSignInAt', 'lastSignInAt', 'lastIp', 'userAgent', 'trustedAt', 'trustedUntil', 'revokedAt'] as const).map((name): [string, string] => [`d${name[0]!.toUpperCase()}${name.slice(1)}`, `d.${snake(name)}`]),
-    ...(['name', 'createdAt', 'requireVerificationAt', 'trustedDeviceDays', 'smsAllowed'] as const).map((name): [string, string] => [`c${name[0]!.toUpperCase()}${name.slice(1)}`, `c.${snake(name)}`]),
+    ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [prefixed('s', name), `s.${snake(name)}`]),
+    // The link's user and the company's id are the user's own id and company id, already selected.
+    ...LINK_COLUMNS.filter((name) => name !== 'userId').map((name): [string, string] => [prefixed('d', name), `d.${snake(name)}`]),
+    ...COMPANY_COLUMNS.filter((name) => name !== 'id').map((name): [string, string] => [prefixed('c', name), `c.${snake(name)}`]),
     ...(kind === 'postgres' ? [['sTokenHash', 's.token_hash'] as [string, string]] : []),
   ];
   return `select ${columns.map(([alias, column]) => `${column} as "${alias}"`).join(', ')}
@@ -161,33 +189,6 @@ class VersionedCache<T> {
 }
 
 const SESSION_CONTEXT_SQL = { sqlite: sessionContextSql('sqlite'), postgres: sessionContextSql('postgres') } as const;
-
-const COMPANY_COLUMNS = ['id', 'name', 'createdAt', 'requireVerificationAt', 'trustedDeviceDays', 'smsAllowed'] as const satisfies readonly (keyof CompaniesTable)[];
-
-const LINK_COLUMNS = [
-  'id',
-  'userId',
-  'deviceId',
-  'firstSignInAt',
-  'lastSignInAt',
-  'lastIp',
-  'userAgent',
-  'trustedAt',
-  'trustedUntil',
-  'revokedAt',
-] as const satisfies readonly (keyof AccountDevicesTable)[];
-
-/**
- * `prefixed('link', 'userId')` is `linkUserId`: an alias that keeps its spelling through the camelCase
- * mapping. The prefix must not make the name of a column of the other table (`company` + `id` would).
- */
-const prefixed = <P extends string, N extends string>(prefix: P, name: N) => `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` as `${P}${Capitalize<N>}`;
-
-/** The columns a query selected as `prefixed(prefix, name)`, under their own names again. */
-function unprefixed<T>(row: object, prefix: string, columns: readonly string[]): T {
-  const source = row as Record<string, unknown>;
-  return Object.fromEntries(columns.map((name) => [name, source[prefixed(prefix, name)]])) as T;
-}
 
 function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
   return { ...row, smsAllowed: row.smsAllowed === 1 };
