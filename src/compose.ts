@@ -54,7 +54,7 @@ export interface DoormanOptions {
 }
 
 export async function createDoorman(config: Config, options: DoormanOptions = {}): Promise<Doorman> {
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { backgroundCheckpoints: true });
   await migrateToLatest(database.db);
   const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
   const clock = options.clock ?? systemClock;

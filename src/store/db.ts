@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { isPostgresUrl, sqlitePathOf } from '../config.js';
+import { DEFAULT_AUTOCHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -38,7 +39,15 @@ const PG_INT8 = 20;
 /** The hot reads run in milliseconds; ten seconds means the connection is gone. */
 const PREPARED_QUERY_TIMEOUT_MS = 10_000;
 
-export function openDatabase(databaseUrl: string): OpenDatabase {
+export interface OpenOptions {
+  /**
+   * SQLite file only: copy the WAL back into the database from a worker thread instead of from
+   * the commit that fills it (a long-running server wants this; a one-off command does not).
+   */
+  backgroundCheckpoints?: boolean;
+}
+
+export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
   const plugins = [new CamelCasePlugin()];
   if (isPostgresUrl(databaseUrl)) {
     // Loaded only here: an SQLite instance never holds the PostgreSQL driver in memory.
@@ -84,6 +93,14 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  let checkpointer: { close(): Promise<void> } | undefined;
+  if (options.backgroundCheckpoints && path !== ':memory:' && !sqlite.memory) {
+    sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    checkpointer = startCheckpointer(sqlite.name, () => {
+      // The worker is gone: SQLite checkpoints from commits again, as it does by default.
+      if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    });
+  }
   const cached = withStatementCache(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins });
   const dataVersion = sqlite.prepare('pragma data_version').pluck();
@@ -95,7 +112,13 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
     ping: async () => {
       sqlite.prepare('select 1').get();
     },
-    close: () => db.destroy(),
+    close: async () => {
+      // The worker's connection closes first, so the last one to close (ours) folds the WAL back.
+      await checkpointer?.close();
+      await db.destroy();
+      // Kysely closes the connection only if it ever used it.
+      if (sqlite.open) sqlite.close();
+    },
   };
 }
 
