@@ -1,5 +1,5 @@
 // What a signed-in user sees and controls about their own account: devices, sessions, sign-ins, authorization, password.
-import { verificationRequiredSince } from '../domain/devices.js';
+import { trustRule, type TrustRule } from '../domain/devices.js';
 import { isSessionActive } from '../domain/sessions.js';
 import { newId } from '../domain/tokens.js';
 import { checkConfirmationCode } from './confirmations.js';
@@ -61,12 +61,12 @@ export async function revokeAllSessions(ctx: FlowContext, owner: UserRecord, act
 
 export interface DeviceListing {
   devices: AccountDeviceRecord[];
-  requiredSince: number | null;
+  trust: TrustRule;
 }
 
 export async function listDevices(ctx: FlowContext, owner: UserRecord): Promise<DeviceListing> {
   const [devices, company] = await Promise.all([ctx.store.listAccountDevices(owner.id), ctx.store.findCompany(owner.companyId)]);
-  return { devices, requiredSince: verificationRequiredSince(owner.twoFactorEnabledAt, company?.requireVerificationAt ?? null) };
+  return { devices, trust: trustRule(owner, company) };
 }
 
 /** Sessions that are still usable: not revoked, within the absolute and the idle lifetime. */

@@ -1,5 +1,5 @@
 // The company console: a verified authorized user sees and controls employees' devices, sessions, sign-ins and the company policy.
-import { verificationRequiredSince } from '../domain/devices.js';
+import { trustRule } from '../domain/devices.js';
 import { checkPassword } from './accountSecurity.js';
 import { isVerifiedRepresentative } from './accountSettings.js';
 import type { FlowContext, RequestInfo } from './context.js';
@@ -130,12 +130,8 @@ export async function employeeDetail(ctx: FlowContext, active: ActiveSession, us
     employee,
     devices,
     signIns,
-    requiredSince: employeeRequiredSince(employee, company),
+    trust: trustRule(employee, company),
     companyRequires: company?.requireVerificationAt != null,
     lastSignInAt: signIns.find((s) => s.outcome === 'success')?.at ?? null,
   };
-}
-
-export function employeeRequiredSince(employee: UserRecord, company: CompanyRecord | undefined): number | null {
-  return verificationRequiredSince(employee.twoFactorEnabledAt, company?.requireVerificationAt ?? null);
 }

@@ -1,5 +1,5 @@
 // Finishes a sign-in inside the caller's transaction: device token rotation, account-device link, session, audit, notices.
-import { isDeviceTrusted, trustLifetimeDays, trustedUntil, verificationRequiredSince } from '../domain/devices.js';
+import { isDeviceTrusted, trustLifetimeDays, trustRule, trustedUntil, type TrustRule } from '../domain/devices.js';
 import { hashToken, newId, newToken } from '../domain/tokens.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { notifyNewDeviceSignIn } from './notifyNewDeviceSignIn.js';
@@ -12,7 +12,7 @@ export interface CompletedSignIn {
   deviceToken: string;
   link: AccountDeviceRecord;
   newDevice: boolean;
-  requiredSince: number | null;
+  trust: TrustRule;
 }
 
 export interface CompleteSignInInput {
@@ -64,7 +64,7 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
     await tx.insertAccountDevice(link);
   }
 
-  const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
+  const trust = trustRule(user, company);
   const sessionToken = newToken();
   const session: SessionRecord = {
     id: newId(),
@@ -75,7 +75,7 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
     revokedAt: null,
     ip: request.ip,
     userAgent: request.userAgent,
-    trusted: isDeviceTrusted(link, requiredSince ?? 0, now),
+    trusted: isDeviceTrusted(link, trust.requiredSince ?? 0, now, trust.maxTrustDays),
   };
   await tx.insertSession(session, hashToken(sessionToken));
 
@@ -105,5 +105,5 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
   });
   if (newDevice) await notifyNewDeviceSignIn(tx, { user, link, at: now });
 
-  return { user, session, sessionToken, deviceToken, link, newDevice, requiredSince };
+  return { user, session, sessionToken, deviceToken, link, newDevice, trust };
 }

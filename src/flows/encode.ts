@@ -1,5 +1,5 @@
 // Public JSON shapes of users, devices and sessions; rows never leave the service as they are.
-import { isDeviceTrusted } from '../domain/devices.js';
+import { isDeviceTrusted, trustEndsAt, type TrustRule } from '../domain/devices.js';
 import { describeUserAgent } from '../domain/userAgent.js';
 import { isoTime } from './isoTime.js';
 import type { AccountDeviceRecord, SessionRecord, SignInRecord, UserRecord } from './ports.js';
@@ -20,16 +20,16 @@ export function encodeUser(user: UserRecord) {
   };
 }
 
-/** `requiredSince`: when verification was switched on for the account; trust given before then no longer counts. */
-export function encodeDevice(link: AccountDeviceRecord, now: number, requiredSince: number | null, currentLinkId?: string) {
-  const trusted = isDeviceTrusted(link, requiredSince ?? 0, now);
+/** `trust`: the account's rule (when verification was switched on, the company's cap on trust). */
+export function encodeDevice(link: AccountDeviceRecord, now: number, trust: TrustRule, currentLinkId?: string) {
+  const trusted = isDeviceTrusted(link, trust.requiredSince ?? 0, now, trust.maxTrustDays);
   return {
     id: link.id,
     current: link.id === currentLinkId,
     browser: describeUserAgent(link.userAgent),
     location: null,
     trusted,
-    trustedUntil: trusted ? iso(link.trustedUntil) : null,
+    trustedUntil: trusted ? iso(trustEndsAt(link, trust.maxTrustDays)) : null,
     firstSignInAt: iso(link.firstSignInAt),
     lastSignInAt: iso(link.lastSignInAt),
     lastIp: link.lastIp,

@@ -1,5 +1,5 @@
 // Looks up the signed-in session behind a cookie, and ends it.
-import { verificationRequiredSince } from '../domain/devices.js';
+import { trustRule, type TrustRule } from '../domain/devices.js';
 import { isSessionActive, sessionExpiresAt, shouldTouchSession } from '../domain/sessions.js';
 import { hashToken, isTokenShaped } from '../domain/tokens.js';
 import type { FlowContext, RequestInfo } from './context.js';
@@ -11,7 +11,7 @@ export interface ActiveSession {
   link: AccountDeviceRecord;
   company: CompanyRecord;
   expiresAt: number;
-  requiredSince: number | null;
+  trust: TrustRule;
 }
 
 export async function lookupSession(ctx: FlowContext, sessionToken: string | undefined): Promise<ActiveSession | undefined> {
@@ -30,7 +30,7 @@ export async function lookupSession(ctx: FlowContext, sessionToken: string | und
     link,
     company,
     expiresAt: sessionExpiresAt(session, ctx.policy),
-    requiredSince: verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt),
+    trust: trustRule(user, company),
   };
 }
 

@@ -41,10 +41,15 @@ describe('trusted devices', () => {
   it('the device list shows trust, this device, browser and IP', async () => {
     const user = await doorman.addUser();
     const browser = doorman.browser();
-    await trustedSignIn(browser, user);
+    const verify = await trustedSignIn(browser, user);
     const { body } = await browser.get('/api/v1/me/devices');
     expect(body.devices).toHaveLength(1);
     expect(body.devices[0]).toMatchObject({ current: true, trusted: true, lastIp: '127.0.0.1', browser: 'Chrome 126 on Linux' });
+    // The verify answer and the session check describe the same device, as this browser's own.
+    expect(verify.body.device).toMatchObject({ id: body.devices[0].id, current: true });
+    const session = (await browser.get('/api/v1/session')).body;
+    expect(session.device).toMatchObject({ id: body.devices[0].id, current: true });
+    expect(session.session.current).toBe(true);
   });
 
   it('revoking a trusted device by the user ends its session at once and its next sign-in needs a code', async () => {
@@ -207,8 +212,14 @@ describe('company policy', () => {
     const { companyId, repBrowser } = await companyWithRep();
     const user = await doorman.addUser({ companyId });
     const early = doorman.browser();
-    await trustedSignIn(early, user);
+    const earlyVerify = await trustedSignIn(early, user);
+    expect(Date.parse(earlyVerify.body.device.trustedUntil) - clock.now()).toBe(30 * DAY);
     expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { trustedDeviceDays: 7 })).body.policy.trustedDeviceDays).toBe(7);
+    // The device trusted before shows the shortened end wherever it is listed.
+    const earlyEnd = new Date(Date.parse(earlyVerify.body.device.trustedUntil) - 23 * DAY).toISOString();
+    expect((await early.get('/api/v1/session')).body.device).toMatchObject({ trusted: true, trustedUntil: earlyEnd });
+    expect((await early.get('/api/v1/me/devices')).body.devices[0]).toMatchObject({ trusted: true, trustedUntil: earlyEnd });
+    expect((await repBrowser.get(`/api/v1/company/employees/${user.id}`)).body.devices[0]).toMatchObject({ trustedUntil: earlyEnd });
     const late = doorman.browser();
     const verify = await trustedSignIn(late, user);
     expect(Date.parse(verify.body.device.trustedUntil) - clock.now()).toBe(7 * DAY);

@@ -53,15 +53,15 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
     const body = parseInput(verifyBody, request.body);
     if (!deps.cookies.read(request, 'pending')) throw noChallenge();
     const done = await verifyStep(deps, request, reply, body.code, body.trustDevice, body.newPassword);
-    return { status: 'authenticated', user: encodeUser(done.user), device: encodeDevice(done.link, deps.ctx.clock.now(), done.requiredSince) };
+    return { status: 'authenticated', user: encodeUser(done.user), device: encodeDevice(done.link, deps.ctx.clock.now(), done.trust, done.link.id) };
   });
 
   app.get('/session', async (request) => {
     const active = await requireSession(request);
     return {
       user: encodeUser(active.user),
-      device: encodeDevice(active.link, deps.ctx.clock.now(), active.requiredSince),
-      session: encodeSession(active.session, active.expiresAt),
+      device: encodeDevice(active.link, deps.ctx.clock.now(), active.trust, active.link.id),
+      session: encodeSession(active.session, active.expiresAt, active.session.id),
     };
   });
 

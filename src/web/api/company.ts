@@ -30,11 +30,11 @@ export async function companyApi(app: FastifyInstance, deps: WebDeps): Promise<v
 
   app.get<{ Params: { id: string } }>('/company/employees/:id', async (request) => {
     const active = await requireActiveSession(deps, request);
-    const { employee, devices, signIns, requiredSince, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
+    const { employee, devices, signIns, trust, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
     const now = ctx.clock.now();
     return {
       employee: encodeEmployee(employee, lastSignInAt, companyRequires),
-      devices: devices.map((d) => encodeDevice(d, now, requiredSince)),
+      devices: devices.map((d) => encodeDevice(d, now, trust)),
       signIns: signIns.map((s) => encodeSignIn({ ...s, userEmail: undefined, userName: undefined })),
     };
   });

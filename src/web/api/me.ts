@@ -59,10 +59,10 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
   app.get('/me/devices', async (request) => {
     const active = await requireActiveSession(deps, request);
     const page = parsePage(request.query);
-    const { devices, requiredSince } = await listDevices(ctx, active.user);
+    const { devices, trust } = await listDevices(ctx, active.user);
     const now = ctx.clock.now();
     const { items, ...paging } = pageOfList(devices, page);
-    return { devices: items.map((d) => encodeDevice(d, now, requiredSince, active.link.id)), ...paging };
+    return { devices: items.map((d) => encodeDevice(d, now, trust, active.link.id)), ...paging };
   });
 
   app.delete<{ Params: { id: string } }>('/me/devices/:id', async (request, reply) => {

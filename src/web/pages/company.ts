@@ -98,7 +98,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
 
   app.get<{ Params: { id: string } }>('/company/employees/:id', (request, reply) =>
     withRepresentative(request, reply, async (active) => {
-      const { employee, devices, signIns, requiredSince, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
+      const { employee, devices, signIns, trust, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
       const now = ctx.clock.now();
       return html(
         request,
@@ -108,7 +108,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
           csrf: reply.generateCsrf(),
           employee: encodeEmployee(employee, lastSignInAt, companyRequires),
           devices: devices.map((d) => {
-            const view = encodeDevice(d, now, requiredSince);
+            const view = encodeDevice(d, now, trust);
             return { ...view, lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
           }),
           signIns: signIns.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }), atText: msToText(r.at) })),

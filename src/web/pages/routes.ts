@@ -191,9 +191,9 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       listSignIns(ctx, active.user, { offset: 0, limit: 20 }),
       ctx.store.findOpenPhoneChange(active.user.id, now, 'disable_authorization'),
     ]);
-    const device = encodeDevice(active.link, now, active.requiredSince);
+    const device = encodeDevice(active.link, now, active.trust, active.link.id);
     const devices = listing.devices.map((d) => {
-      const view = encodeDevice(d, now, listing.requiredSince, active.link.id);
+      const view = encodeDevice(d, now, listing.trust, active.link.id);
       return { ...view, firstSignInText: msToText(d.firstSignInAt), lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
     });
     const sessionRows = sessions.map((x) => ({ ...encodeSession(x, sessionExpiresAt(x, ctx.policy), active.session.id), createdText: msToText(x.createdAt), lastSeenText: msToText(x.lastSeenAt) }));
