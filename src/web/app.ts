@@ -1,11 +1,13 @@
 // Builds the Fastify application: security plugins first, then the page, API and admin routes.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import csrfProtection from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import pino from 'pino';
 import { adminApi } from './admin/routes.js';
 import { authApi } from './api/auth.js';
@@ -57,7 +59,35 @@ function trustProxyOption(value: string | undefined): FastifyServerOptions['trus
   return value.split(',').map((part) => part.trim());
 }
 
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (malformed, oversized headers, too
+ * slow) still get the `{error, message}` body every other 4xx has.
+ */
+export function clientErrorResponse(code: string | undefined): { status: number; body: string } {
+  const [status, error, message] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'The request headers are too large.']
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
+        ? [408, 'request_timeout', 'The request took too long to arrive.']
+        : [400, 'bad_request', 'The request is not valid HTTP.'];
+  return { status, body: JSON.stringify({ error, message }) };
+}
+
+function onClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const { status, body } = clientErrorResponse(error.code);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
+  const headers = securityHeaders(deps.config.secureCookies);
   const app = Fastify({
     logger,
     // One line per request, when it is answered (below), instead of one when it arrives and one when it ends.
@@ -65,6 +95,16 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustProxyOption(deps.config.trustProxy),
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler: onClientError,
+    // Addresses the router cannot read (a broken %-escape, an overlong segment) answer like any other 4xx.
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      request.log.info({ error: error.code }, 'request refused');
+      void (reply as unknown as FastifyReply)
+        .code(tooLong ? 414 : 400)
+        .headers(headers.api)
+        .send(tooLong ? { error: 'uri_too_long', message: 'A part of the address is too long.' } : { error: 'bad_url', message: 'The address is not valid.' });
+    },
   });
 
   if (logger) {
@@ -74,7 +114,6 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     });
   }
 
-  const headers = securityHeaders(deps.config.secureCookies);
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(request.url.startsWith('/api/') ? headers.api : headers.page);
     done();

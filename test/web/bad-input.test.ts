@@ -1,4 +1,5 @@
 // Bad input gets a clear 4xx JSON error and changes nothing: malformed JSON, oversized bodies, missing fields, odd Unicode, header injection.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startDoorman, type Running } from '../helpers/harness.js';
 
@@ -42,6 +43,8 @@ describe('JSON API bad input', () => {
     ['an unknown channel', 'POST', '/api/v1/login/challenge/send', JSON.stringify({ channel: 'fax' }), {}, 400, 'invalid_request'],
     ['a huge code', 'POST', '/api/v1/login/challenge/verify', JSON.stringify({ code: '1'.repeat(1000) }), {}, 400, 'invalid_request'],
     ['an unknown route', 'GET', '/api/v1/nothing-here', undefined, {}, 404, 'not_found'],
+    ['a broken %-escape in the path', 'GET', '/api/v1/me/devices/%E0%A4%A', undefined, {}, 400, 'bad_url'],
+    ['an overlong path segment', 'DELETE', `/api/v1/me/devices/${'a'.repeat(300)}`, undefined, {}, 414, 'uri_too_long'],
   ];
 
   it.each(cases)('%s → %s %s answers a 4xx and changes nothing', async (_name, method, path, body, headers, status, error) => {
@@ -137,5 +140,33 @@ describe('forms', () => {
     });
     expect(reply.status).toBe(403);
     expect(await counts()).toEqual(before);
+  });
+});
+
+/** Sends bytes as they are and reads the whole answer (the server closes the connection after an error). */
+function rawRequest(baseUrl: string, bytes: string): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(bytes));
+    let answer = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+describe('requests the HTTP parser refuses', () => {
+  const cases: [string, string, number, string][] = [
+    ['a control byte in a header', 'GET /api/v1/session HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n', 400, 'bad_request'],
+    ['Content-Length with Transfer-Encoding', 'POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'bad_request'],
+    ['headers of 20 kB', `GET /api/v1/session HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+  ];
+
+  it.each(cases)('%s answers %s with {error, message}', async (_name, bytes, status, error) => {
+    const answer = await rawRequest(doorman.baseUrl, bytes);
+    expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    expect(body).toEqual({ error, message: expect.any(String) });
   });
 });
