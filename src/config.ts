@@ -1,6 +1,7 @@
 // Turns the DOORMAN_* environment into a validated, typed configuration with every default in one place.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -117,7 +118,10 @@ const url = (protocols: string[]) =>
   }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
 const fields = {
-  DOORMAN_DATABASE_URL: z.string().min(1),
+  DOORMAN_DATABASE_URL: z
+    .string()
+    .min(1)
+    .refine((value) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || /^(postgres(ql)?|sqlite|file):\/\//i.test(value), 'must be postgres://…, or an SQLite file path'),
   DOORMAN_PORT: int(0, 65535),
   DOORMAN_HOST: z.string().min(1),
   DOORMAN_PUBLIC_URL: url(['http:', 'https:']),
@@ -133,7 +137,7 @@ const fields = {
   DOORMAN_MAX_CODE_ATTEMPTS: int(1, 20),
   DOORMAN_TRUSTED_DEVICE_DAYS: int(1, 365),
   DOORMAN_SMS_COUNTRIES: z.string().regex(/^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/, 'must be calling codes separated by commas, e.g. 48,49'),
-  DOORMAN_TRUST_PROXY: z.string().min(1),
+  DOORMAN_TRUST_PROXY: z.string().min(1).refine(isTrustProxy, 'must be off, a hop count, or a comma-separated list of proxy addresses or CIDR ranges'),
   DOORMAN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   DOORMAN_RATE_LOGIN_PER_IP_PER_MINUTE: int(1, 1_000_000),
   DOORMAN_RATE_LOGIN_FAILURES_PER_ACCOUNT: int(1, 1_000_000),
@@ -168,6 +172,20 @@ function dataDirOf(databaseUrl: string): string {
   if (isPostgresUrl(databaseUrl)) return DEFAULT_DATA_DIR;
   const path = sqlitePathOf(databaseUrl);
   return path === ':memory:' ? DEFAULT_DATA_DIR : dirname(resolve(path));
+}
+
+/** `off`, a number of proxy hops, or addresses, CIDR ranges and proxy-addr's names (loopback, linklocal, uniquelocal). */
+function isTrustProxy(value: string): boolean {
+  if (/^(off|false|\d+)$/.test(value)) return true;
+  return value.split(',').every((part) => {
+    const entry = part.trim();
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+    const [address, prefix, ...rest] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    return (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)) || (family === 4 && isIP(prefix) === 4);
+  });
 }
 
 export function isPostgresUrl(databaseUrl: string): boolean {

@@ -51,9 +51,21 @@ describe('configuration', () => {
     ['DOORMAN_SMTP_URL', 'http://mail'],
     ['DOORMAN_SMS_COUNTRIES', 'PL,DE'],
     ['DOORMAN_MAIL_FROM', 'a@b.c\nBcc: x@y.z'],
+    ['DOORMAN_DATABASE_URL', 'mysql://db/doorman'],
+    ['DOORMAN_TRUST_PROXY', 'notanip'],
+    ['DOORMAN_TRUST_PROXY', '10.0.0.1, proxy.example'],
+    ['DOORMAN_TRUST_PROXY', '10.0.0.0/33'],
   ])('%s=%j is refused with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`^${name}`));
+  });
+
+  it.each(['off', '2', '127.0.0.1', '10.0.0.0/8, ::1', 'loopback, 192.168.0.0/255.255.0.0', 'fd00::/8'])('DOORMAN_TRUST_PROXY=%j is accepted', (value) => {
+    expect(loadConfig({ ...base, DOORMAN_TRUST_PROXY: value }).trustProxy).toBe(value);
+  });
+
+  it.each(['postgres://db/doorman', 'postgresql://db/doorman', 'sqlite:///tmp/x.sqlite', 'file:data/x.sqlite', 'data/x.sqlite'])('DOORMAN_DATABASE_URL=%j is accepted', (value) => {
+    expect(loadConfig({ ...base, DOORMAN_DATABASE_URL: value }).databaseUrl).toBe(value);
   });
 
   it('the stricter ASVS/NIST code lifetime can be chosen', () => {

@@ -1,4 +1,5 @@
 // Cross-cutting web protections: the error mapper, the JSON body parser, and the same-origin guard for API calls.
+import { isIP } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DoormanError } from '../flows/errors.js';
 import type { RequestInfo } from '../flows/context.js';
@@ -95,5 +96,19 @@ export function assertSameOriginJson(request: FastifyRequest, publicOrigin: stri
 export function requestInfo(request: FastifyRequest): RequestInfo {
   const agent = request.headers['user-agent'] ?? '';
   // Stored and shown in e-mails; keep it one printable line of sane length.
-  return { ip: request.ip, userAgent: agent.replace(/[\p{Cc}]/gu, ' ').slice(0, 400) };
+  return { ip: clientIp(request), userAgent: agent.replace(/[\p{Cc}]/gu, ' ').slice(0, 400) };
+}
+
+/**
+ * The client's address: the socket's, or the one a trusted proxy forwarded (Fastify's `request.ip`).
+ * A forwarded value that is not an address (a proxy passing on whatever the client wrote) is not
+ * believed: the proxy's own address stands instead, in limits, logs and e-mails alike.
+ */
+export function clientIp(request: FastifyRequest): string {
+  const forwarded = request.ip;
+  if (isIP(forwarded)) return forwarded;
+  // Some proxies append the client's port to an IPv4 address.
+  const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(forwarded);
+  if (withPort && isIP(withPort[1]!)) return withPort[1]!;
+  return request.socket.remoteAddress ?? 'unknown';
 }
