@@ -10,13 +10,21 @@ const OPTIONS = {
   parallelism: ARGON2_PARALLELISM,
 } as const;
 
+/**
+ * Passwords are hashed in Unicode NFKC form (NIST 800-63B 5.1.1.2): the same password typed on
+ * systems that compose characters differently (macOS decomposes "ż", for one) is the same password.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
 export async function createPasswordHasher(): Promise<PasswordHasher> {
   const dummyHash = await argon2.hash('doorman-dummy-password-for-timing', OPTIONS);
   return {
-    hash: (password) => argon2.hash(password, OPTIONS),
+    hash: (password) => argon2.hash(normalizePassword(password), OPTIONS),
     async verify(hash, password) {
       try {
-        const ok = await argon2.verify(hash ?? dummyHash, password);
+        const ok = await argon2.verify(hash ?? dummyHash, normalizePassword(password));
         return ok && hash !== undefined;
       } catch {
         return false;

@@ -195,7 +195,7 @@ function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
 }
 
 export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
+  return email.normalize('NFKC').trim().toLowerCase();
 }
 
 const challengeColumns = [

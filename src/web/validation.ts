@@ -12,7 +12,10 @@ export const emailField = z
   .trim()
   .max(254, 'email is too long')
   .refine((v) => !UNSAFE_CHARS.test(v), 'email contains control characters')
-  .refine((v) => /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/.test(v), 'email is not a valid address');
+  .refine((v) => /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/.test(v), 'email is not a valid address')
+  // Compatibility forms (full-width letters, ligatures) are the plain letters they look like, so a
+  // look-alike address is the same account, not a second one.
+  .transform((v) => v.normalize('NFKC'));
 
 export const passwordField = z.string().min(1, 'password is required').max(PASSWORD_MAX_LENGTH, 'password is too long');
 
@@ -31,6 +34,8 @@ export const phoneField = z
   .string()
   .trim()
   .max(32, 'phone is too long')
+  // Digits with the usual separators only: anything else is refused, not silently dropped by the parser.
+  .refine((value) => /^\+?[0-9 ().-]+$/.test(value), 'phone may contain only digits, spaces, dashes, dots, brackets and a leading +')
   .transform((value, ctx) => {
     const parsed = parsePhoneNumber(value);
     if (!parsed || !parsed.isValid()) {

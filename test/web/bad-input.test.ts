@@ -72,6 +72,8 @@ describe('admin API bad input', () => {
     ['an unknown role', { role: 'root' }],
     ['a malformed phone', { phone: '12345' }],
     ['a landline', { phone: '+48 22 123 45 67' }],
+    ['a phone with a line break and more', { phone: '+48 601 234 567\r\nX' }],
+    ['a phone with letters', { phone: '+48 601 234 567 ext' }],
     ['an unknown locale', { locale: 'xx' }],
     ['twoFactor as a string', { twoFactor: 'yes' }],
   ];
@@ -92,6 +94,18 @@ describe('admin API bad input', () => {
     const base = { password: 'a-long-password', name: 'New User', role: 'employee' };
     expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: 'x@acme.example', companyId: 'nope' }, admin), 404, 'company_not_found');
     expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: user.email.toUpperCase(), companyId: doorman.companyId }, admin), 409, 'email_taken');
+    // A look-alike in full-width letters is the same address, not a second account.
+    const fullWidth = user.email.replace(/^./, (c) => String.fromCodePoint(c.codePointAt(0)! - 0x21 + 0xff01));
+    expect(fullWidth).not.toBe(user.email);
+    expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: fullWidth, companyId: doorman.companyId }, admin), 409, 'email_taken');
+  });
+
+  it('a password is the same password whether its letters arrive composed (NFC) or decomposed (NFD)', async () => {
+    const password = 'zażółć gęślą jaźń 2026'.normalize('NFC');
+    const user = await doorman.addUser({ password, twoFactor: false });
+    expect(password.normalize('NFD')).not.toBe(password);
+    const login = await doorman.browser().post('/api/v1/login', { email: user.email, password: password.normalize('NFD') });
+    expect(login.body.status).toBe('authenticated');
   });
 
   it('creates a company and a user, and updates the user', async () => {
