@@ -6,7 +6,7 @@ import { newId } from '../domain/tokens.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { checkPassword } from './accountSecurity.js';
 import { checkConfirmationCode, noConfirmation } from './confirmations.js';
-import { channelUnavailable, DoormanError, verificationLocked } from './errors.js';
+import { channelUnavailable, DoormanError, verificationLockedUntil } from './errors.js';
 import type { PhoneChangeRecord } from './ports.js';
 import { smsFor } from './pendingChallenge.js';
 import { sendLimitKeys } from './sendChallengeCode.js';
@@ -32,7 +32,7 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
   const check = checkSmsNumber(input.phone, ctx.sms.countries);
   if (!check.ok) throw invalidPhone(check.reason);
   const now = ctx.clock.now();
-  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLocked();
+  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLockedUntil(user.verificationLockedUntil, now);
 
   const keys = sendLimitKeys('sms', { id: user.id, phone: check.e164 }, request.ip);
   const budget = await ctx.sendLimits.consume(keys);

@@ -4,7 +4,7 @@ import { attemptsLeft } from '../domain/challenge.js';
 import { codeMatches, deriveCode, isWellFormedCode, normalizeCodeInput } from '../domain/code.js';
 import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount } from '../domain/lockout.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { DoormanError, invalidCode, tooManyAttempts, verificationLocked } from './errors.js';
+import { DoormanError, invalidCode, tooManyAttempts, verificationLocked, verificationLockedUntil } from './errors.js';
 import type { ConfirmationPurpose, PhoneChangeRecord, UserRecord } from './ports.js';
 import { VERIFICATION_LOCKED_TEMPLATE } from './verifyChallengeCode.js';
 
@@ -27,7 +27,7 @@ export async function checkConfirmationCode(
   request: RequestInfo,
 ): Promise<PhoneChangeRecord> {
   const now = ctx.clock.now();
-  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLocked();
+  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLockedUntil(user.verificationLockedUntil, now);
   const open = await ctx.store.findOpenPhoneChange(user.id, now, purpose);
   if (!open) throw noConfirmation();
   if (open.attempts >= ctx.policy.maxCodeAttempts) throw tooManyAttempts({ attemptsLeft: 0 });

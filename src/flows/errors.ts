@@ -33,6 +33,9 @@ export const challengeExpired = make(410, 'challenge_expired', 'The verification
 export const invalidCode = make(400, 'invalid_code', 'The code is not correct.');
 export const tooManyAttempts = make(423, 'too_many_attempts', 'Too many wrong codes. Wait until the code expires, then sign in again.');
 export const verificationLocked = make(423, 'verification_locked', 'Verification is locked for this account after too many wrong codes. Try again later.');
+/** The account's verification lock, with how long it still lasts (the answer's Retry-After). */
+export const verificationLockedUntil = (until: number | null, now: number) =>
+  verificationLocked(until !== null && until > now ? { retryAfter: Math.ceil((until - now) / 1000) } : {});
 export const resendTooSoon = make(429, 'resend_too_soon', 'Please wait before sending another code on this channel.');
 export const sendLimitReached = make(429, 'send_limit_reached', 'Too many codes were sent. Try again later.');
 export const rateLimited = make(429, 'rate_limited', 'Too many requests. Try again later.');

@@ -4,7 +4,7 @@ import { isVerificationLocked } from '../domain/lockout.js';
 import type { Channel } from '../domain/policy.js';
 import { availableChannels, encodeChallengeView, smsUnavailableReason, type ChallengeView } from './challengeView.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { channelUnavailable, DoormanError, noChallenge, resendTooSoon, sendLimitReached, verificationLocked } from './errors.js';
+import { channelUnavailable, DoormanError, noChallenge, resendTooSoon, sendLimitReached, verificationLockedUntil } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalFor, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, SendLimitKey, Store, UserRecord } from './ports.js';
 
@@ -51,7 +51,7 @@ export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: Que
     const lastSentAt = current ? (channel === 'sms' ? current.smsSentAt : current.emailSentAt) : null;
     if (!decideSend(lastSentAt, now, ctx.policy).allowed) return { status: 'cooldown' };
     await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, limit: budget.limit } }, now);
-    return { status: 'over_budget', refusal: sendLimitReached({ reason: budget.limit, retryAfter: budget.retryAfterSeconds }) };
+    return { status: 'over_budget', refusal: sendLimitReached({ reason: snakeCase(budget.limit), retryAfter: budget.retryAfterSeconds }) };
   }
   const claimed = await tx.claimChallengeSend(input.challenge.id, channel, now, ctx.policy.resendCooldownMs);
   if (!claimed) {
@@ -83,7 +83,7 @@ export interface SendCodeInput extends BrowserTokens {
 export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput): Promise<ChallengeView> {
   const { challenge, user, sms } = await findPendingChallenge(ctx, input);
   assertChallengeOpen(ctx, challenge);
-  if (isVerificationLocked(user.verificationLockedUntil, ctx.clock.now())) throw verificationLocked();
+  if (isVerificationLocked(user.verificationLockedUntil, ctx.clock.now())) throw verificationLockedUntil(user.verificationLockedUntil, ctx.clock.now());
   if (!availableChannels(user, sms).has(input.channel)) {
     const reason = input.channel === 'sms' ? smsUnavailableReason(user, sms) : undefined;
     await ctx.store.recordAudit(
@@ -107,4 +107,9 @@ export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput):
   const lastSentAt = input.channel === 'sms' ? current.smsSentAt : current.emailSentAt;
   const decision = decideSend(lastSentAt, ctx.clock.now(), ctx.policy);
   throw resendTooSoon({ retryAfter: decision.allowed ? 1 : decision.retryAfterSeconds });
+}
+
+/** API codes are snake_case: `smsPerAccountHour` is answered as `sms_per_account_hour`. */
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }

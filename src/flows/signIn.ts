@@ -6,7 +6,7 @@ import { hashToken, isTokenShaped, newId, newToken } from '../domain/tokens.js';
 import { availableChannels, encodeChallengeView, type ChallengeView } from './challengeView.js';
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { invalidCredentials, verificationLocked } from './errors.js';
+import { invalidCredentials, verificationLockedUntil } from './errors.js';
 import { smsFor } from './pendingChallenge.js';
 import { recordFailedSignIn } from './signInLog.js';
 import { queueChallengeCode } from './sendChallengeCode.js';
@@ -73,7 +73,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
       await tx.recordAudit({ event: 'sign_in', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'verification_locked' } }, now);
       await recordFailedSignIn(tx, user, input.request, now, 'verification_locked');
     });
-    throw verificationLocked();
+    throw verificationLockedUntil(user.verificationLockedUntil, now);
   }
 
   const pendingToken = newToken();

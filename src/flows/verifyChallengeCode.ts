@@ -5,7 +5,7 @@ import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount 
 import type { Channel } from '../domain/policy.js';
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { invalidCode, passwordChangeRequired, passwordReused, verificationLocked } from './errors.js';
+import { invalidCode, passwordChangeRequired, passwordReused, verificationLocked, verificationLockedUntil } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalAfterRace, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, UserRecord } from './ports.js';
 import { recordFailedSignIn } from './signInLog.js';
@@ -25,7 +25,7 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
   const { challenge, user, company } = await findPendingChallenge(ctx, input);
   assertChallengeOpen(ctx, challenge);
   const now = ctx.clock.now();
-  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLocked();
+  if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLockedUntil(user.verificationLockedUntil, now);
 
   const entered = normalizeCodeInput(input.code);
   const expected = deriveCode(ctx.secret, challenge.id, ctx.policy.codeLength);

@@ -45,7 +45,7 @@ describe('sending budgets', () => {
     expect((await browser.post('/api/v1/login/challenge/send', { channel: 'sms' })).status).toBe(200);
     const third = await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
     expect(third.status).toBe(429);
-    expect(third.body).toMatchObject({ error: 'send_limit_reached', reason: 'smsPerAccountHour' });
+    expect(third.body).toMatchObject({ error: 'send_limit_reached', reason: 'sms_per_account_hour' });
     expect(third.body.retryAfter).toBeGreaterThan(0);
     expect(await auditCount('code_send_refused', user.id)).toEqual([{ channel: 'sms', limit: 'smsPerAccountHour' }]);
     // E-mail has a budget of its own.
@@ -80,7 +80,7 @@ describe('sending budgets', () => {
     await clearHourly();
     const fourth = await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
     expect(fourth.status).toBe(429);
-    expect(fourth.body.reason).toBe('smsPerAccountDay');
+    expect(fourth.body.reason).toBe('sms_per_account_day');
     expect(user.id).toBeTruthy();
   });
 });
@@ -97,7 +97,7 @@ describe('per IP', () => {
         const reply = await browser.post('/api/v1/login/challenge/send', { channel: 'sms' });
         statuses.push(reply.status === 429 ? reply.body.reason : reply.status);
       }
-      expect(statuses).toEqual([200, 200, 'smsPerIpHour']);
+      expect(statuses).toEqual([200, 200, 'sms_per_ip_hour']);
     } finally {
       await local.close();
     }

@@ -136,6 +136,7 @@ describe('per-account lock', () => {
     const locked = await browser.post('/api/v1/login', { email: user.email, password: user.password });
     expect(locked.status).toBe(423);
     expect(locked.body.error).toBe('verification_locked');
+    expect(Number(locked.headers.get('retry-after'))).toBe(3600);
     await sink.waitFor(() => sink.to(user.email).some((m) => /trying to sign in/i.test(m.subject)));
     expect(sink.to(user.email).filter((m) => /trying to sign in/i.test(m.subject))).toHaveLength(1);
 
