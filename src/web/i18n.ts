@@ -23,6 +23,7 @@ const en = {
   'verify.sendEmail': 'Send code by e-mail',
   'verify.sendSms': 'Send code by SMS',
   'verify.smsHint': 'Add a mobile phone number on your account page to get codes by SMS.',
+  'verify.smsUnavailable': 'Codes cannot be sent by SMS to this account.',
   'verify.wait': 'You can send again in {seconds} s.',
   'verify.locked': 'Too many wrong codes. Wait until the code expires at {time} UTC, then log in again.',
   'verify.otherAccount': 'Use another account',
@@ -41,6 +42,7 @@ const en = {
   'account.authorization': 'Account authorization',
   'account.authorizationOn': 'On: new browsers need a code',
   'account.authorizationOff': 'Off',
+  'account.authorizationByCompany': 'On, required by your company: new browsers need a code',
   'account.phone': 'Phone number',
   'account.none': 'none',
   'account.thisBrowser': 'This browser',
@@ -135,6 +137,33 @@ const en = {
   'mailbox.hint': 'Every e-mail and SMS this Doorman would have sent, newest first. Shown only while no mail or SMS transport is configured, outside production.',
   'mailbox.empty': 'Nothing sent yet.',
   'common.login': 'Log in',
+  'error.invalid_credentials': 'Invalid email or password.',
+  'error.unauthenticated': 'Sign in first.',
+  'error.forbidden': 'You are not allowed to do this.',
+  'error.no_challenge': 'There is no open verification for this browser. Sign in again.',
+  'error.not_found': 'Not found.',
+  'error.channel_unavailable': 'This channel is not available for your account.',
+  'error.email_taken': 'An account with this email already exists.',
+  'error.challenge_expired': 'The verification code has expired. Sign in again to get a new one.',
+  'error.invalid_code': 'The code is not correct.',
+  'error.too_many_attempts': 'Too many wrong codes. Wait until the code expires, then sign in again.',
+  'error.verification_locked': 'Verification is locked for this account after too many wrong codes. Try again later.',
+  'error.resend_too_soon': 'Please wait before sending another code on this channel.',
+  'error.send_limit_reached': 'Too many codes were sent. Try again later.',
+  'error.rate_limited': 'Too many requests. Try again later.',
+  'error.password_change_required': 'Choose a new password to finish signing in.',
+  'error.password_reused': 'Choose a password different from the old one.',
+  'error.csrf_failed': 'The form has expired or came from another site. Reload the page and try again.',
+  'error.invalid_password': 'The password is not correct.',
+  'error.no_confirmation': 'There is nothing waiting for a code. Start again.',
+  'error.report_not_found': 'This link is not valid.',
+  'error.report_expired': 'This link has expired. Change your password and contact your company representative.',
+  'error.report_used': 'This link was already used.',
+  'error.required_by_company': 'Your company requires account authorization for every employee.',
+  'error.invalid_phone.invalid_phone': 'The phone number is not valid. Give it in international form, e.g. +48 601 234 567.',
+  'error.invalid_phone.not_mobile': 'Codes can only be sent to mobile numbers.',
+  'error.invalid_phone.premium_rate': 'Premium-rate numbers cannot receive codes.',
+  'error.invalid_phone.country_not_allowed': 'Codes cannot be sent by SMS to numbers in this country.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -160,6 +189,7 @@ const pl: Record<MessageKey, string> = {
   'verify.sendEmail': 'Wyślij kod e-mailem',
   'verify.sendSms': 'Wyślij kod SMS-em',
   'verify.smsHint': 'Dodaj numer telefonu komórkowego na stronie konta, aby otrzymywać kody SMS-em.',
+  'verify.smsUnavailable': 'Kodów nie można wysyłać SMS-em na to konto.',
   'verify.wait': 'Ponowne wysłanie możliwe za {seconds} s.',
   'verify.locked': 'Zbyt wiele błędnych kodów. Poczekaj, aż kod wygaśnie o {time} UTC, i zaloguj się ponownie.',
   'verify.otherAccount': 'Użyj innego konta',
@@ -178,6 +208,7 @@ const pl: Record<MessageKey, string> = {
   'account.authorization': 'Autoryzacja konta',
   'account.authorizationOn': 'Włączona: nowe przeglądarki wymagają kodu',
   'account.authorizationOff': 'Wyłączona',
+  'account.authorizationByCompany': 'Włączona, wymagana przez firmę: nowe przeglądarki wymagają kodu',
   'account.phone': 'Numer telefonu',
   'account.none': 'brak',
   'account.thisBrowser': 'Ta przeglądarka',
@@ -272,6 +303,33 @@ const pl: Record<MessageKey, string> = {
   'mailbox.hint': 'Wszystkie e-maile i SMS-y, które Doorman by wysłał, od najnowszych. Widoczna tylko bez skonfigurowanej poczty lub SMS, poza produkcją.',
   'mailbox.empty': 'Nic jeszcze nie wysłano.',
   'common.login': 'Zaloguj się',
+  'error.invalid_credentials': 'Nieprawidłowy e-mail lub hasło.',
+  'error.unauthenticated': 'Najpierw się zaloguj.',
+  'error.forbidden': 'Nie masz uprawnień do tej czynności.',
+  'error.no_challenge': 'Ta przeglądarka nie ma otwartej weryfikacji. Zaloguj się ponownie.',
+  'error.not_found': 'Nie znaleziono.',
+  'error.channel_unavailable': 'Ten kanał nie jest dostępny dla Twojego konta.',
+  'error.email_taken': 'Konto z tym adresem e-mail już istnieje.',
+  'error.challenge_expired': 'Kod weryfikacyjny wygasł. Zaloguj się ponownie, aby otrzymać nowy.',
+  'error.invalid_code': 'Kod jest nieprawidłowy.',
+  'error.too_many_attempts': 'Zbyt wiele błędnych kodów. Poczekaj, aż kod wygaśnie, i zaloguj się ponownie.',
+  'error.verification_locked': 'Weryfikacja tego konta jest zablokowana po zbyt wielu błędnych kodach. Spróbuj ponownie później.',
+  'error.resend_too_soon': 'Poczekaj przed wysłaniem kolejnego kodu tym kanałem.',
+  'error.send_limit_reached': 'Wysłano zbyt wiele kodów. Spróbuj ponownie później.',
+  'error.rate_limited': 'Zbyt wiele prób. Spróbuj ponownie później.',
+  'error.password_change_required': 'Ustaw nowe hasło, aby dokończyć logowanie.',
+  'error.password_reused': 'Wybierz hasło inne niż poprzednie.',
+  'error.csrf_failed': 'Formularz wygasł lub pochodzi z innej strony. Odśwież stronę i spróbuj ponownie.',
+  'error.invalid_password': 'Hasło jest nieprawidłowe.',
+  'error.no_confirmation': 'Nic nie czeka na kod. Zacznij od nowa.',
+  'error.report_not_found': 'Ten link jest nieprawidłowy.',
+  'error.report_expired': 'Ten link wygasł. Zmień hasło i skontaktuj się z przedstawicielem firmy.',
+  'error.report_used': 'Ten link został już użyty.',
+  'error.required_by_company': 'Twoja firma wymaga autoryzacji konta od każdego pracownika.',
+  'error.invalid_phone.invalid_phone': 'Numer telefonu jest nieprawidłowy. Podaj go w formie międzynarodowej, np. +48 601 234 567.',
+  'error.invalid_phone.not_mobile': 'Kody można wysyłać tylko na numery komórkowe.',
+  'error.invalid_phone.premium_rate': 'Numery o podwyższonej opłacie nie mogą otrzymywać kodów.',
+  'error.invalid_phone.country_not_allowed': 'Kodów nie można wysyłać SMS-em na numery w tym kraju.',
 };
 
 const dictionaries: Record<Locale, Record<MessageKey, string>> = { en, pl };
@@ -309,4 +367,15 @@ export function pickLocale(request: FastifyRequest, accountLocale?: Locale): Loc
   if (isLocale(saved)) return saved;
   if (accountLocale) return accountLocale;
   return fromAcceptLanguage(request.headers['accept-language']) ?? 'en';
+}
+
+/** A refusal in the reader's language: the text for its code (and reason), or the service's own message. */
+export function errorText(t: Translate, error: { error: string; message: string; reason?: unknown }): string {
+  const withReason = `error.${error.error}.${String(error.reason)}`;
+  const key = hasKey(withReason) ? withReason : `error.${error.error}`;
+  return hasKey(key) ? t(key) : error.message;
+}
+
+function hasKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
 }

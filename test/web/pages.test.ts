@@ -1,6 +1,6 @@
 // The account and company pages render for the right people, in English and Polish, and their forms act through CSRF-protected posts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCompany } from '../../src/flows/provisioning.js';
+import { createCompany, setCompanyPolicy } from '../../src/flows/provisioning.js';
 import type { Browser } from '../helpers/httpClient.js';
 import { startDoorman, type Running } from '../helpers/harness.js';
 
@@ -79,5 +79,77 @@ describe('company page', () => {
     const { browser } = await signedIn();
     expect((await browser.get('/company')).status).toBe(403);
     expect((await doorman.browser().get('/company')).status).toBe(303);
+  });
+});
+
+/** Signs in with the password through the login form of a browser asking for English pages, up to the verify page. */
+async function atVerifyPage(fields: Parameters<Running['addUser']>[0]) {
+  const user = await doorman.addUser(fields);
+  const browser = doorman.browser();
+  const english = { 'accept-language': 'en-US,en;q=0.9' };
+  const login = await browser.get('/login', { accept: 'text/html', ...english });
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(login.text)?.[1] ?? '';
+  const body = new URLSearchParams({ _csrf: csrf, email: user.email, password: user.password, next: '/account' }).toString();
+  const posted = await browser.request('POST', '/login', body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...english });
+  expect(posted.status).toBe(303);
+  const page = await browser.get('/login/verify?next=%2Faccount', { accept: 'text/html', ...english });
+  expect(page.status).toBe(200);
+  return { user, browser, page, english };
+}
+
+describe('verify page and its messages', () => {
+  it('a Polish account reads its errors in Polish, even in a browser asking for English', async () => {
+    const { user, browser, page, english } = await atVerifyPage({ locale: 'pl' });
+    expect(page.text).toContain('lang="pl"');
+    const sent = doorman.doorman.mailbox!.list().find((m) => m.to === user.email)!;
+    const code = /\b(\d{6})\b/.exec(sent.text)![1]!;
+    const wrong = code === '000000' ? '111111' : '000000';
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const body = new URLSearchParams({ _csrf: csrf, code: wrong, next: '/account' }).toString();
+    const refused = await browser.request('POST', '/login/verify', body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...english });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('Kod jest nieprawidłowy. Pozostało prób: 4.');
+    expect(refused.text).not.toContain('The code is not correct');
+    const resend = await browser.request('POST', '/login/verify/send', new URLSearchParams({ _csrf: csrf, channel: 'email', next: '/account' }).toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+      ...english,
+    });
+    expect(resend.status).toBe(429);
+    expect(resend.text).toMatch(/lang="pl"/);
+    expect(resend.text).toMatch(/Poczekaj \d+ s przed ponownym wysłaniem kodu/);
+    expect(resend.text).not.toContain('Please wait');
+  });
+
+  it('a wrong password on the login form is told in the language the visitor chose', async () => {
+    const browser = doorman.browser();
+    const login = await browser.get('/login?lang=pl', { accept: 'text/html', 'accept-language': 'en-US' });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(login.text)?.[1] ?? '';
+    const body = new URLSearchParams({ _csrf: csrf, email: 'nobody@acme.example', password: 'wrong-password' }).toString();
+    const refused = await browser.request('POST', '/login', body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', 'accept-language': 'en-US' });
+    expect(refused.status).toBe(401);
+    expect(refused.text).toContain('Nieprawidłowy e-mail lub hasło.');
+  });
+
+  it('the trust hint gives the company\'s shorter lifetime, and SMS refused by the company is not explained as a missing number', async () => {
+    const companyId = await createCompany(doorman.doorman.ctx, { name: `Short trust ${Math.random()}` });
+    await setCompanyPolicy(doorman.doorman.ctx, companyId, { trustedDeviceDays: 14, smsAllowed: false });
+    const { page } = await atVerifyPage({ companyId, phone: '+48 601 555 444' });
+    expect(page.text).toContain('for 14 days');
+    expect(page.text).not.toContain('for 30 days');
+    expect(page.text).toContain('Codes cannot be sent by SMS to this account.');
+    expect(page.text).not.toContain('Add a mobile phone number');
+  });
+});
+
+describe('account authorization required by the company', () => {
+  it('the account page says so and offers no switch', async () => {
+    const companyId = await createCompany(doorman.doorman.ctx, { name: `Required ${Math.random()}` });
+    const { browser } = await signedIn({ companyId });
+    await setCompanyPolicy(doorman.doorman.ctx, companyId, { requireAuthorization: true });
+    const page = await browser.get('/account', { accept: 'text/html' });
+    expect(page.text).toContain('On, required by your company');
+    expect(page.text).not.toContain('name="enabled" value="true"');
+    expect(page.text).not.toContain('name="enabled" value="false"');
   });
 });

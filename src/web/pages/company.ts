@@ -9,7 +9,7 @@ import { lookupSession, type ActiveSession } from '../../flows/sessions.js';
 import type { WebDeps } from '../deps.js';
 import { requestInfo, toPublicError } from '../security.js';
 import { parsePage, parseSignInFilter } from '../validation.js';
-import { createPageKit, dateTimeOf, formOf, msToText } from './kit.js';
+import { createPageKit, dateTimeOf, formOf, msToText, refusalText } from './kit.js';
 
 const policyForm = z.object({
   requireAuthorization: z.literal('on').optional(),
@@ -39,7 +39,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return message(request, reply, mapped.status, mapped.body.message, mapped.body.message, '/account', tr(request, 'account.title'));
+      return message(request, reply, mapped.status, refusalText(mapped.body), refusalText(mapped.body), '/account', (t) => t('account.title'), active.user.locale);
     }
   };
 

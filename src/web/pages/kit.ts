@@ -3,9 +3,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DoormanError } from '../../flows/errors.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
-import { LANG_COOKIE, pickLocale, translator, type MessageKey } from '../i18n.js';
+import { errorText, LANG_COOKIE, pickLocale, translator, type MessageKey, type Translate } from '../i18n.js';
 
 export type Form = Record<string, unknown>;
+
+/**
+ * Text for a page, written once the page's language is known (the account's, for a signed-in or
+ * verifying user): a fixed string, or a function of the page's translator.
+ */
+export type PageText = string | ((t: Translate) => string);
+/** A refusal's text in the page's language. */
+export const refusalText = (body: { error: string; message: string; reason?: unknown }): PageText => (t) => errorText(t, body);
+const TEXT_FIELDS = ['error', 'notice', 'title', 'text', 'linkText'] as const;
 export const formOf = (request: FastifyRequest): Form =>
   request.body !== null && typeof request.body === 'object' && !Array.isArray(request.body) ? (request.body as Form) : {};
 
@@ -26,13 +35,18 @@ export function createPageKit(app: FastifyInstance, deps: WebDeps) {
 
   const html = (request: FastifyRequest, reply: FastifyReply, view: string, data: Record<string, unknown>, status = 200, accountLocale?: Locale) => {
     const locale = pickLocale(request, accountLocale);
+    const t = translator(locale);
+    for (const field of TEXT_FIELDS) {
+      const value = data[field];
+      if (typeof value === 'function') data = { ...data, [field]: (value as (t: Translate) => string)(t) };
+    }
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang;
     if (chosen === 'en' || chosen === 'pl') reply.setCookie(LANG_COOKIE, chosen, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: 365 * 24 * 3600 });
-    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t: translator(locale), lang: locale });
+    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale });
   };
 
-  const message = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, text: string, linkHref = '/login', linkText?: string) =>
-    html(request, reply, 'message.eta', { title, text, linkHref, linkText: linkText ?? translator(pickLocale(request))('common.login') }, status);
+  const message = (request: FastifyRequest, reply: FastifyReply, status: number, title: PageText, text: PageText, linkHref = '/login', linkText?: PageText, accountLocale?: Locale) =>
+    html(request, reply, 'message.eta', { title, text, linkHref, linkText: linkText ?? ((t: Translate) => t('common.login')) }, status, accountLocale);
 
   const tr = (request: FastifyRequest, key: MessageKey, params?: Record<string, string | number>, accountLocale?: Locale) =>
     translator(pickLocale(request, accountLocale))(key, params);

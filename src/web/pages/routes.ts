@@ -17,7 +17,7 @@ import { describeUserAgent } from '../../domain/userAgent.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
 import { pickLocale, translator, type MessageKey } from '../i18n.js';
-import { createPageKit, dateTimeOf, formOf, msToText, timeOf } from './kit.js';
+import { createPageKit, dateTimeOf, formOf, msToText, refusalText, timeOf, type PageText } from './kit.js';
 import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
 import { sessionExpiresAt } from '../../domain/sessions.js';
 import { requestInfo, toPublicError } from '../security.js';
@@ -53,7 +53,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
 
   app.get('/', (_request, reply) => reply.redirect('/account', 303));
 
-  const renderLogin = async (request: FastifyRequest, reply: FastifyReply, data: { next: string; email?: string; error?: string }, status = 200) =>
+  const renderLogin = async (request: FastifyRequest, reply: FastifyReply, data: { next: string; email?: string; error?: PageText }, status = 200) =>
     html(request, reply, 'login.eta', { csrf: reply.generateCsrf(), email: data.email ?? '', next: data.next, error: data.error }, status);
 
   app.get<{ Querystring: { next?: string } }>('/login', async (request, reply) => {
@@ -66,7 +66,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const form = formOf(request);
     const next = safeNext(form.next);
     const parsed = loginForm.safeParse(form);
-    if (!parsed.success) return renderLogin(request, reply, { next, email: '', error: tr(request, 'login.missing') }, 400);
+    if (!parsed.success) return renderLogin(request, reply, { next, email: '', error: (t) => t('login.missing') }, 400);
     try {
       const result = await passwordStep(deps, request, reply, parsed.data.email, parsed.data.password);
       if (result.status === 'authenticated') return reply.redirect(next, 303);
@@ -75,17 +75,18 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
       if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
-      return renderLogin(request, reply, { next, email: parsed.data.email, error: mapped.body.message }, mapped.status);
+      return renderLogin(request, reply, { next, email: parsed.data.email, error: refusalText(mapped.body) }, mapped.status);
     }
   });
 
-  const renderVerify = async (request: FastifyRequest, reply: FastifyReply, next: string, extra: { error?: string; notice?: string; status?: number } = {}) => {
+  const renderVerify = async (request: FastifyRequest, reply: FastifyReply, next: string, extra: { error?: PageText; notice?: PageText; status?: number } = {}) => {
     let view: ChallengeView;
     let locked: boolean;
     let accountLocale: Locale;
+    let trustDays: number;
     try {
       const found = await getChallenge(ctx, browserTokens(deps, request));
-      ({ view, locked } = found);
+      ({ view, locked, trustDays } = found);
       accountLocale = found.user.locale;
     } catch (error) {
       if (error instanceof DoormanError && error.code === 'no_challenge') return reply.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
@@ -116,7 +117,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         attemptsLeft: view.attemptsLeft,
         maxAttempts: ctx.policy.maxCodeAttempts,
         expiresTime: timeOf(view.expiresAt),
-        trustDays: ctx.policy.trustedDeviceDays,
+        trustDays,
         error: extra.error,
         notice: extra.notice,
       },
@@ -128,7 +129,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   // Showing the page never sends anything and never changes the code.
   app.get<{ Querystring: { next?: string; sent?: string } }>('/login/verify', async (request, reply) => {
     const sent = request.query.sent === 'email' || request.query.sent === 'sms' ? request.query.sent : undefined;
-    const notice = sent ? tr(request, 'verify.sent', { channel: tr(request, sent === 'email' ? 'channel.email' : 'channel.sms') }) : undefined;
+    const notice: PageText | undefined = sent ? (t) => t('verify.sent', { channel: t(sent === 'email' ? 'channel.email' : 'channel.sms') }) : undefined;
     return renderVerify(request, reply, safeNext(request.query.next), notice ? { notice } : {});
   });
 
@@ -136,7 +137,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const form = formOf(request);
     const next = safeNext(form.next);
     const parsed = verifyForm.safeParse(form);
-    if (!parsed.success) return renderVerify(request, reply, next, { error: tr(request, 'verify.enterCode'), status: 400 });
+    if (!parsed.success) return renderVerify(request, reply, next, { error: (t) => t('verify.enterCode'), status: 400 });
     try {
       let newPassword: string | undefined;
       if (parsed.data.newPassword) {
@@ -150,7 +151,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
       const left = mapped.body.attemptsLeft;
-      const text = mapped.body.error === 'invalid_code' ? tr(request, 'verify.wrongCode', { count: String(left) }) : mapped.body.message;
+      const text: PageText = mapped.body.error === 'invalid_code' ? (t) => t('verify.wrongCode', { count: String(left) }) : refusalText(mapped.body);
       return renderVerify(request, reply, next, { error: text, status: mapped.status });
     }
   });
@@ -167,7 +168,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
       if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
-      const text = mapped.body.error === 'resend_too_soon' ? tr(request, 'verify.resendWait', { seconds: String(mapped.body.retryAfter) }) : mapped.body.message;
+      const text: PageText = mapped.body.error === 'resend_too_soon' ? (t) => t('verify.resendWait', { seconds: String(mapped.body.retryAfter) }) : refusalText(mapped.body);
       return renderVerify(request, reply, next, { error: text, status: mapped.status });
     }
   });
@@ -181,7 +182,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     'auth-code': 'account.codeSent',
   };
 
-  const renderAccount = async (request: FastifyRequest, reply: FastifyReply, active: ActiveSession, extra: { notice?: string; error?: string; status?: number } = {}) => {
+  const renderAccount = async (request: FastifyRequest, reply: FastifyReply, active: ActiveSession, extra: { notice?: PageText; error?: PageText; status?: number } = {}) => {
     const now = ctx.clock.now();
     const [company, pending, listing, sessions, signIns, authCode] = await Promise.all([
       ctx.store.findCompany(active.user.companyId),
@@ -234,7 +235,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return renderAccount(request, reply, (await lookupSession(ctx, cookies.read(request, 'session'))) ?? active, { error: mapped.body.message, status: mapped.status });
+      return renderAccount(request, reply, (await lookupSession(ctx, cookies.read(request, 'session'))) ?? active, { error: refusalText(mapped.body), status: mapped.status });
     }
   };
 
@@ -340,7 +341,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         user.locale,
       );
     } catch (error) {
-      if (error instanceof DoormanError && error.statusCode < 500) return message(request, reply, error.statusCode, tr(request, 'report.invalidTitle'), error.message);
+      if (error instanceof DoormanError && error.statusCode < 500) return message(request, reply, error.statusCode, (t) => t('report.invalidTitle'), refusalText({ error: error.code, message: error.message }));
       throw error;
     }
   });
@@ -350,7 +351,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       await confirmSignInReport(ctx, request.params.token, requestInfo(request));
       return message(request, reply, 200, tr(request, 'report.doneTitle'), tr(request, 'report.doneText'));
     } catch (error) {
-      if (error instanceof DoormanError && error.statusCode < 500) return message(request, reply, error.statusCode, tr(request, 'report.invalidTitle'), error.message);
+      if (error instanceof DoormanError && error.statusCode < 500) return message(request, reply, error.statusCode, (t) => t('report.invalidTitle'), refusalText({ error: error.code, message: error.message }));
       throw error;
     }
   });
