@@ -212,6 +212,11 @@ export interface UserStore {
 
 export interface DeviceStore {
   insertDevice(device: DeviceRecord, tokenHash: string): Promise<void>;
+  /**
+   * Registers a browser under the token its cookie already holds (the login page hands one out), or,
+   * when a concurrent request has just registered it, finds that device; returns the device id.
+   */
+  adoptDevice(device: DeviceRecord, tokenHash: string): Promise<string>;
   /** Replaces the device token; the old one then matches nothing. */
   rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void>;
   /** The browser behind a device token and, if this account has signed in on it, their link, in one read. */

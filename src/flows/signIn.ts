@@ -80,6 +80,12 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   const opened = await store.transaction(async (tx) => {
     let deviceId = device?.id ?? null;
     let deviceToken: string | null = null;
+    if (deviceId === null && isTokenShaped(input.deviceToken)) {
+      // A browser whose cookie holds a token not yet registered (handed out by the login page, or an
+      // old rotated one): registered under it, so a double-clicked "Log in" from a new browser
+      // opens one challenge, not two with different codes. It is a new device all the same.
+      deviceId = await tx.adoptDevice({ id: newId(), createdAt: now, lastSeenAt: now }, hashToken(input.deviceToken));
+    }
     if (deviceId === null) {
       deviceId = newId();
       deviceToken = newToken();

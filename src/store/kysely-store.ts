@@ -412,6 +412,13 @@ export class KyselyStore implements Store {
     await this.db.insertInto('devices').values({ ...device, tokenHash }).execute();
   }
 
+  async adoptDevice(device: DeviceRecord, tokenHash: string): Promise<string> {
+    // A concurrent insert of the same token waits here for the other transaction, then does nothing.
+    await this.db.insertInto('devices').values({ ...device, tokenHash }).onConflict((oc) => oc.column('tokenHash').doNothing()).execute();
+    const row = await this.db.selectFrom('devices').select('id').where('tokenHash', '=', tokenHash).executeTakeFirstOrThrow();
+    return row.id;
+  }
+
   async rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void> {
     await this.db.updateTable('devices').set({ tokenHash, lastSeenAt: now }).where('id', '=', deviceId).execute();
   }

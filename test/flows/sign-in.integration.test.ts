@@ -98,6 +98,25 @@ describe('new-device verification by e-mail', () => {
     expect(challenges).toHaveLength(1);
   });
 
+  it('a new browser posting the login form twice at once (a double click) gets one challenge and one code that works', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    const page = await browser.get('/login', { accept: 'text/html' });
+    expect([...browser.cookies.keys()].some((name) => name.endsWith('doorman_device'))).toBe(true);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const form = new URLSearchParams({ _csrf: csrf, email: user.email, password: user.password, next: '/account' }).toString();
+    const post = () => browser.request('POST', '/login', form, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    const replies = await Promise.all([post(), post()]);
+    expect(replies.map((r) => r.status)).toEqual([303, 303]);
+    await sink.waitFor(() => codeMails(user.email).length >= 1);
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(1);
+    const devices = await doorman.doorman.database.db.selectFrom('challenges').select('deviceId').where('userId', '=', user.id).execute();
+    expect(devices).toHaveLength(1);
+    const verify = await browser.post('/api/v1/login/challenge/verify', { code: await sink.codeFor(user.email), trustDevice: false });
+    expect(verify.status).toBe(200);
+  });
+
   it('10 parallel re-sends deliver exactly one more e-mail, with the same code', async () => {
     const user = await doorman.addUser();
     const browser = doorman.browser();

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CHANNELS } from '../../domain/policy.js';
+import { isTokenShaped, newToken } from '../../domain/tokens.js';
 import type { ChallengeView } from '../../flows/challengeView.js';
 import { encodeDevice, encodeSession, encodeSignIn, encodeUser } from '../../flows/encode.js';
 import { DoormanError, invalidRequest } from '../../flows/errors.js';
@@ -59,6 +60,9 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   app.get<{ Querystring: { next?: string } }>('/login', async (request, reply) => {
     const next = safeNext(request.query.next);
     if (await lookupSession(ctx, cookies.read(request, 'session'))) return reply.redirect(next, 303);
+    // A browser without a device token gets one with the form, so that every post of this form
+    // (a double click included) comes from one device with one challenge and one code.
+    if (!isTokenShaped(cookies.read(request, 'device'))) cookies.setDevice(reply, newToken());
     return renderLogin(request, reply, { next });
   });
 
