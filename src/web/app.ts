@@ -14,6 +14,7 @@ import { authApi } from './api/auth.js';
 import type { WebDeps } from './deps.js';
 import { securityHeaders } from './headers.js';
 import { errorText, pickLocale, translator } from './i18n.js';
+import { languageHref } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
 import { registerJsonParser, sendError, toPublicError } from './security.js';
@@ -146,7 +147,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     return reply
       .code(mapped.status)
       .header('Cache-Control', 'no-store')
-      .view('message.eta', { t, lang: pickLocale(request), title: mapped.status >= 500 ? 'Error' : errorText(t, mapped.body), text: errorText(t, mapped.body), linkHref: '/login', linkText: t('common.login') });
+      .view('message.eta', { t, lang: pickLocale(request), langHref: { en: languageHref(request, 'en'), pl: languageHref(request, 'pl') }, title: mapped.status >= 500 ? 'Error' : errorText(t, mapped.body), text: errorText(t, mapped.body), linkHref: '/login', linkText: t('common.login') });
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', message: 'Not found.' }));
 

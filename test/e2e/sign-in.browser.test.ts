@@ -168,4 +168,34 @@ describe('sign-in pages in a real browser', () => {
     await page.goto('/account');
     expect(pathOf(page)).toBe('/login');
   });
+
+  it('a double click on "Verify" posts the code once: the browser ends up signed in', async () => {
+    const user = await doorman.addUser();
+    const { page } = await newPage();
+    await logIn(page, user);
+    await page.getByLabel('Verification code').fill(await sink.codeFor(user.email, 1));
+    let posts = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/login/verify') posts += 1;
+    });
+    // Two clicks 20 ms apart, as a hurried user makes them: the second lands while the first post is on its way.
+    const box = (await page.getByRole('button', { name: 'Verify' }).boundingBox())!;
+    const arrived = page.waitForURL('**/account');
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2).catch(() => {});
+    await arrived;
+    expect(posts).toBe(1);
+    expect(await mainText(page)).toContain(user.email);
+  });
+
+  it('the language links keep the page the visitor was going to', async () => {
+    const { page } = await newPage();
+    await page.goto('/company?view=employees');
+    expect(pathOf(page)).toBe('/login');
+    await Promise.all([page.waitForURL(/lang=pl/), page.getByRole('link', { name: 'Polski' }).click()]);
+    const url = new URL(page.url());
+    expect(url.searchParams.get('next')).toBe('/company?view=employees');
+    expect(await page.getByRole('button', { name: 'Zaloguj się' }).count()).toBe(1);
+  });
 });

@@ -153,3 +153,22 @@ describe('account authorization required by the company', () => {
     expect(page.text).not.toContain('name="enabled" value="false"');
   });
 });
+
+describe('where the login form leads', () => {
+  it.each([
+    ['/company?employee=abc', '/company?employee=abc'],
+    ['/logout', '/account'],
+    ['/api/v1/session', '/account'],
+    ['/login/verify', '/account'],
+    ['//evil.example/x', '/account'],
+  ])('next=%j is kept as %j', async (next, kept) => {
+    const page = await doorman.browser().get(`/login?next=${encodeURIComponent(next)}`, { accept: 'text/html' });
+    expect(page.text).toContain(`name="next" value="${kept.replace(/&/g, '&amp;')}"`);
+  });
+
+  it('a visitor sent to log in from the company console comes back to the same view', async () => {
+    const reply = await doorman.browser().get('/company?employee=abc', { accept: 'text/html' });
+    expect(reply.status).toBe(303);
+    expect(reply.headers.get('location')).toBe(`/login?next=${encodeURIComponent('/company?employee=abc')}`);
+  });
+});

@@ -10,6 +10,7 @@ import type { WebDeps } from '../deps.js';
 import { requestInfo, toPublicError } from '../security.js';
 import { parsePage, parseSignInFilter } from '../validation.js';
 import { createPageKit, dateTimeOf, formOf, msToText, refusalText } from './kit.js';
+import { safeNext } from './routes.js';
 
 const policyForm = z.object({
   requireAuthorization: z.literal('on').optional(),
@@ -33,7 +34,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
   /** Signed-in verified representatives only; others get a page saying so (403), visitors go to log in. */
   const withRepresentative = async (request: FastifyRequest, reply: FastifyReply, work: (active: ActiveSession) => Promise<unknown>) => {
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
-    if (!active) return reply.redirect(`/login?next=${encodeURIComponent('/company')}`, 303);
+    if (!active) return reply.redirect(`/login?next=${encodeURIComponent(request.method === 'GET' ? safeNext(request.url, '/company') : '/company')}`, 303);
     try {
       return await work(active);
     } catch (error) {

@@ -22,6 +22,23 @@ export const timeOf = (iso: string) => iso.slice(11, 19);
 export const dateTimeOf = (iso: string) => iso.slice(0, 16).replace('T', ' ');
 export const msToText = (ms: number | null | undefined) => (ms === null || ms === undefined ? '' : dateTimeOf(new Date(ms).toISOString()));
 
+/**
+ * The same page in another language, keeping where the reader was going (`next`) and what they were
+ * looking at (the query). A page answering a form post links to the page that form belongs to.
+ */
+export function languageHref(request: FastifyRequest, locale: Locale): string {
+  const url = new URL(request.url, 'http://page.invalid');
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    const segments = url.pathname.split('/').filter(Boolean);
+    url.pathname = segments[0] === 'report' ? url.pathname : segments[0] === 'login' && segments[1] === 'verify' ? '/login/verify' : `/${segments[0] ?? 'login'}`;
+    url.search = '';
+    const next = formOf(request).next;
+    if (typeof next === 'string' && next.startsWith('/') && !next.startsWith('//')) url.searchParams.set('next', next);
+  }
+  url.searchParams.set('lang', locale);
+  return url.pathname + url.search;
+}
+
 export function createPageKit(app: FastifyInstance, deps: WebDeps) {
   const { config } = deps;
   const origin = config.publicUrl.origin;
@@ -42,7 +59,7 @@ export function createPageKit(app: FastifyInstance, deps: WebDeps) {
     }
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang;
     if (chosen === 'en' || chosen === 'pl') reply.setCookie(LANG_COOKIE, chosen, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: 365 * 24 * 3600 });
-    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale });
+    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale, langHref: { en: languageHref(request, 'en'), pl: languageHref(request, 'pl') } });
   };
 
   const message = (request: FastifyRequest, reply: FastifyReply, status: number, title: PageText, text: PageText, linkHref = '/login', linkText?: PageText, accountLocale?: Locale) =>

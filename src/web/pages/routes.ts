@@ -31,7 +31,9 @@ const asset = (name: string) => readFileSync(fileURLToPath(new URL(name, ASSETS)
 /** Only a local path may be a redirect target: no scheme, no `//host`, no backslash tricks. */
 export function safeNext(value: unknown, fallback = '/account'): string {
   if (typeof value !== 'string' || value.length > 512) return fallback;
-  if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(value) || value.startsWith('/login')) return fallback;
+  if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(value)) return fallback;
+  // Not back into signing in, nor to signing out or to JSON.
+  if (/^\/(login|logout|api)(?=$|[/?#])/.test(value)) return fallback;
   return value;
 }
 
@@ -50,6 +52,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   const { csrf, html, message, tr } = createPageKit(app, deps);
 
   app.get('/assets/doorman.css', (_request, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('doorman.css')));
+  app.get('/assets/forms.js', (_request, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('forms.js')));
   app.get('/assets/verify.js', (_request, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('verify.js')));
 
   app.get('/', (_request, reply) => reply.redirect('/account', 303));
