@@ -172,3 +172,24 @@ describe('where the login form leads', () => {
     expect(reply.headers.get('location')).toBe(`/login?next=${encodeURIComponent('/company?employee=abc')}`);
   });
 });
+
+describe('a challenge opened over the sending limit', () => {
+  it('the verify page says no code was sent instead of asking for one', async () => {
+    const local = await startDoorman({ DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_HOUR: '1' });
+    try {
+      const user = await local.addUser();
+      const first = local.browser();
+      expect((await first.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+      const second = local.browser();
+      const login = await second.post('/api/v1/login', { email: user.email, password: user.password });
+      expect(login.body.challenge.channels.find((c: any) => c.channel === 'email').lastSentAt).toBeUndefined();
+      const page = await second.get('/login/verify', { accept: 'text/html', 'accept-language': 'en' });
+      expect(page.text).toContain('No code has been sent yet');
+      expect(page.text).not.toContain('Enter the code we sent you');
+      const sentPage = await first.get('/login/verify', { accept: 'text/html', 'accept-language': 'en' });
+      expect(sentPage.text).toContain('Enter the code we sent you');
+    } finally {
+      await local.close();
+    }
+  });
+});
