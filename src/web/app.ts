@@ -14,6 +14,7 @@ import { authApi } from './api/auth.js';
 import type { WebDeps } from './deps.js';
 import { securityHeaders } from './headers.js';
 import { errorText, pickLocale, translator } from './i18n.js';
+import { notFound } from '../flows/errors.js';
 import { languageHref } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
@@ -149,7 +150,12 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
       .header('Cache-Control', 'no-store')
       .view('message.eta', { t, lang: pickLocale(request), langHref: { en: languageHref(request, 'en'), pl: languageHref(request, 'pl') }, title: mapped.status >= 500 ? 'Error' : errorText(t, mapped.body), text: errorText(t, mapped.body), linkHref: '/login', linkText: t('common.login') });
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', message: 'Not found.' }));
+  // Through the error handler: a page for browsers, JSON for the API and everything else.
+  app.setNotFoundHandler(async () => {
+    throw notFound();
+  });
+  // Browsers ask for it on every page; there is none, and saying so quietly keeps their consoles clean.
+  app.get('/favicon.ico', (_request, reply) => reply.code(204).header('Cache-Control', 'public, max-age=86400').send());
 
   app.get('/healthz', async (_request, reply) => {
     try {

@@ -193,3 +193,16 @@ describe('a challenge opened over the sending limit', () => {
     }
   });
 });
+
+describe('unknown addresses', () => {
+  it('a browser gets a page, the API and other clients get JSON; /favicon.ico answers 204', async () => {
+    const browser = doorman.browser();
+    const page = await browser.get('/no-such-page', { accept: 'text/html' });
+    expect(page.status).toBe(404);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const api = await browser.get('/api/v1/no-such-call', { accept: 'text/html' });
+    expect(api.status).toBe(404);
+    expect(api.body).toEqual({ error: 'not_found', message: 'Not found.' });
+    expect((await browser.get('/favicon.ico')).status).toBe(204);
+  });
+});

@@ -158,7 +158,9 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
       const left = mapped.body.attemptsLeft;
-      const text: PageText = mapped.body.error === 'invalid_code' ? (t) => t('verify.wrongCode', { count: String(left) }) : refusalText(mapped.body);
+      // With no attempt left the page itself says the challenge is locked; the refusal says no more.
+      const wrongCode: PageText = (t) => (left === 0 ? t('verify.wrongCodeLast') : left === 1 ? t('verify.wrongCodeOne') : t('verify.wrongCode', { count: String(left) }));
+      const text: PageText = mapped.body.error === 'invalid_code' ? wrongCode : refusalText(mapped.body);
       return renderVerify(request, reply, next, { error: text, status: mapped.status });
     }
   });
