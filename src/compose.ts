@@ -54,7 +54,13 @@ export interface DoormanOptions {
 }
 
 export async function createDoorman(config: Config, options: DoormanOptions = {}): Promise<Doorman> {
-  const database = openDatabase(config.databaseUrl, { backgroundCheckpoints: true });
+  // Transport events are logged once the app (and its logger) exists.
+  let logEvent = (_event: string, _fields: Record<string, unknown>) => {};
+  const database = openDatabase(config.databaseUrl, {
+    // A server checkpoints in the background; a one-off command (no dispatcher) has no need to.
+    backgroundCheckpoints: options.dispatch !== false,
+    onCheckpointerStopped: (error) => logEvent('sqlite checkpoint worker stopped; commits checkpoint again', { error: String(error ?? 'exited') }),
+  });
   await migrateToLatest(database.db);
   const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
   const clock = options.clock ?? systemClock;
@@ -72,8 +78,6 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
   } else {
     throw new Error('no e-mail transport: set DOORMAN_SMTP_URL');
   }
-  // Transport events are logged once the app (and its logger) exists.
-  let logEvent = (_event: string, _fields: Record<string, unknown>) => {};
   let smpp: SmppTransport | undefined;
   let sms: MessageTransport | undefined = mailbox?.transport();
   // SMS providers load only when configured: each library costs memory in every instance.

@@ -24,7 +24,11 @@ export async function createPasswordHasher(): Promise<PasswordHasher> {
     hash: (password) => argon2.hash(normalizePassword(password), OPTIONS),
     async verify(hash, password) {
       try {
-        const ok = await argon2.verify(hash ?? dummyHash, normalizePassword(password));
+        const normalized = normalizePassword(password);
+        let ok = await argon2.verify(hash ?? dummyHash, normalized);
+        // A hash made from the password as typed, before passwords were normalized, still matches
+        // it. The second check depends only on the input, so unknown accounts take it too.
+        if (!ok && normalized !== password) ok = await argon2.verify(hash ?? dummyHash, password);
         return ok && hash !== undefined;
       } catch {
         return false;

@@ -45,6 +45,8 @@ export interface OpenOptions {
    * the commit that fills it (a long-running server wants this; a one-off command does not).
    */
   backgroundCheckpoints?: boolean;
+  /** Told when the checkpoint worker has stopped by itself (SQLite then checkpoints from commits again). */
+  onCheckpointerStopped?: (error: unknown) => void;
 }
 
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
@@ -96,9 +98,10 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
   let checkpointer: { close(): Promise<void> } | undefined;
   if (options.backgroundCheckpoints && path !== ':memory:' && !sqlite.memory) {
     sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-    checkpointer = startCheckpointer(sqlite.name, () => {
+    checkpointer = startCheckpointer(sqlite.name, (error) => {
       // The worker is gone: SQLite checkpoints from commits again, as it does by default.
       if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+      options.onCheckpointerStopped?.(error);
     });
   }
   const cached = withStatementCache(sqlite);

@@ -7,7 +7,7 @@ import csrfProtection from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import pino from 'pino';
 import { adminApi } from './admin/routes.js';
 import { authApi } from './api/auth.js';
@@ -18,7 +18,7 @@ import { notFound } from '../flows/errors.js';
 import { languageHref } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
-import { registerJsonParser, sendError, toPublicError } from './security.js';
+import { clientIp, registerJsonParser, sendError, toPublicError } from './security.js';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
@@ -47,7 +47,7 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream) {
     stream: stream ?? pino.destination({ dest: 1, sync: false, minLength: 0 }),
     redact: { paths: LOG_REDACT, censor: '[redacted]' },
     serializers: {
-      req: (request: { method: string; url: string; ip?: string }) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }),
+      req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.socket ? clientIp(request) : request.ip }),
     },
   };
 }

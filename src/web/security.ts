@@ -107,8 +107,8 @@ export function requestInfo(request: FastifyRequest): RequestInfo {
 export function clientIp(request: FastifyRequest): string {
   const forwarded = request.ip;
   if (isIP(forwarded)) return forwarded;
-  // Some proxies append the client's port to an IPv4 address.
-  const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(forwarded);
+  // Some proxies append the client's port: `1.2.3.4:5678`, `[2001:db8::1]:443`.
+  const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(forwarded) ?? /^\[([0-9a-fA-F:.]+)\](?::\d{1,5})?$/.exec(forwarded);
   if (withPort && isIP(withPort[1]!)) return withPort[1]!;
   return request.socket.remoteAddress ?? 'unknown';
 }

@@ -9,13 +9,17 @@ const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\u2028\u2029]/u;
 
 export const emailField = z
   .string()
-  .trim()
-  .max(254, 'email is too long')
-  .refine((v) => !UNSAFE_CHARS.test(v), 'email contains control characters')
-  .refine((v) => /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/.test(v), 'email is not a valid address')
-  // Compatibility forms (full-width letters, ligatures) are the plain letters they look like, so a
-  // look-alike address is the same account, not a second one.
-  .transform((v) => v.normalize('NFKC'));
+  .max(1024, 'email is too long')
+  // Compatibility forms (full-width letters, ligatures) are the plain characters they look like, so
+  // a look-alike address is the same account, and a full-width comma is checked as a comma.
+  .transform((v) => v.normalize('NFKC').trim())
+  .pipe(
+    z
+      .string()
+      .max(254, 'email is too long')
+      .refine((v) => !UNSAFE_CHARS.test(v), 'email contains control characters')
+      .refine((v) => /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/.test(v), 'email is not a valid address'),
+  );
 
 export const passwordField = z.string().min(1, 'password is required').max(PASSWORD_MAX_LENGTH, 'password is too long');
 

@@ -68,6 +68,8 @@ describe('admin API bad input', () => {
     ['an empty name', { name: '   ' }],
     ['a 10 kB e-mail', { email: `${'a'.repeat(10_000)}@acme.example` }],
     ['header injection in the e-mail', { email: 'eve@acme.example\nBcc: x@evil.example' }],
+    ['a full-width comma in the e-mail (two addresses once normalized)', { email: 'eve\uff0cmallory@acme.example' }],
+    ['full-width angle brackets in the e-mail', { email: '\uff1ceve@acme.example\uff1e' }],
     ['a short password', { password: 'short' }],
     ['an unknown role', { role: 'root' }],
     ['a malformed phone', { phone: '12345' }],
@@ -98,6 +100,17 @@ describe('admin API bad input', () => {
     const fullWidth = user.email.replace(/^./, (c) => String.fromCodePoint(c.codePointAt(0)! - 0x21 + 0xff01));
     expect(fullWidth).not.toBe(user.email);
     expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: fullWidth, companyId: doorman.companyId }, admin), 409, 'email_taken');
+  });
+
+  it('a password hashed as typed before passwords were normalized still signs in', async () => {
+    const password = 'pass\u00b2\u00b5-long-enough';
+    expect(password.normalize('NFKC')).not.toBe(password);
+    const user = await doorman.addUser({ twoFactor: false });
+    const argon2 = (await import('argon2')).default;
+    const legacy = await argon2.hash(password, { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 });
+    await doorman.doorman.database.db.updateTable('users').set({ passwordHash: legacy }).where('id', '=', user.id).execute();
+    expect((await doorman.browser().post('/api/v1/login', { email: user.email, password })).body.status).toBe('authenticated');
+    expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: `${password}x` })).status).toBe(401);
   });
 
   it('a password is the same password whether its letters arrive composed (NFC) or decomposed (NFD)', async () => {

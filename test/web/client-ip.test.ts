@@ -54,8 +54,9 @@ describe('with DOORMAN_TRUST_PROXY naming the proxy', () => {
     expect((await signInFrom(doorman, '198.51.100.1, 203.0.113.9')).ip).toBe('203.0.113.9');
   });
 
-  it('a forwarded IPv4 address with a port is recorded without the port', async () => {
+  it('a forwarded address with a port is recorded without the port', async () => {
     expect((await signInFrom(doorman, '203.0.113.8:51234')).ip).toBe('203.0.113.8');
+    expect((await signInFrom(doorman, '[2001:db8::7]:443')).ip).toBe('2001:db8::7');
   });
 
   it.each(['garbage', '<b>x</b>', '999.1.1.1'])('a forwarded value that is not an address (%j) is not believed: the proxy address stands', async (value) => {

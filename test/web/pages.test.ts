@@ -161,6 +161,8 @@ describe('where the login form leads', () => {
     ['/api/v1/session', '/account'],
     ['/login/verify', '/account'],
     ['//evil.example/x', '/account'],
+    ['/%61pi/v1/session', '/account'],
+    ['/%2F%2Fevil.example', '/account'],
   ])('next=%j is kept as %j', async (next, kept) => {
     const page = await doorman.browser().get(`/login?next=${encodeURIComponent(next)}`, { accept: 'text/html' });
     expect(page.text).toContain(`name="next" value="${kept.replace(/&/g, '&amp;')}"`);
@@ -204,5 +206,13 @@ describe('unknown addresses', () => {
     expect(api.status).toBe(404);
     expect(api.body).toEqual({ error: 'not_found', message: 'Not found.' });
     expect((await browser.get('/favicon.ico')).status).toBe(204);
+  });
+
+  it.each(['//x//evil.example/', '//[', '//a:99999/x', '/\\evil.example/'])('%j answers 404 with language links that stay on this site', async (path) => {
+    const page = await doorman.browser().get(path, { accept: 'text/html' });
+    expect(page.status).toBe(404);
+    const links = [...page.text.matchAll(/hreflang="(?:en|pl)"|href="([^"]*)" hreflang/g)].map((m) => m[1]).filter(Boolean);
+    expect(links).toHaveLength(2);
+    for (const href of links) expect(href).toMatch(/^\/(?![/\\])/);
   });
 });

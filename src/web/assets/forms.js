@@ -11,6 +11,10 @@
         return;
       }
       entry.sent = true;
+      // A post that failed or was stopped must not leave the form dead: it may be sent again later.
+      setTimeout(function () {
+        entry.sent = false;
+      }, 10000);
     });
   });
   // A page shown again from the back/forward cache may be sent again.

@@ -27,16 +27,20 @@ export const msToText = (ms: number | null | undefined) => (ms === null || ms ==
  * looking at (the query). A page answering a form post links to the page that form belongs to.
  */
 export function languageHref(request: FastifyRequest, locale: Locale): string {
-  const url = new URL(request.url, 'http://page.invalid');
+  const queryAt = request.url.indexOf('?');
+  let path = queryAt < 0 ? request.url : request.url.slice(0, queryAt);
+  let query = new URLSearchParams(queryAt < 0 ? '' : request.url.slice(queryAt + 1));
+  // Only a path on this site: never `//host` or `/\host`, which a browser would read as another site.
+  if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(path)) path = '/login';
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    const segments = url.pathname.split('/').filter(Boolean);
-    url.pathname = segments[0] === 'report' ? url.pathname : segments[0] === 'login' && segments[1] === 'verify' ? '/login/verify' : `/${segments[0] ?? 'login'}`;
-    url.search = '';
+    const segments = path.split('/').filter(Boolean);
+    path = segments[0] === 'report' ? path : segments[0] === 'login' && segments[1] === 'verify' ? '/login/verify' : `/${segments[0] ?? 'login'}`;
+    query = new URLSearchParams();
     const next = formOf(request).next;
-    if (typeof next === 'string' && next.startsWith('/') && !next.startsWith('//')) url.searchParams.set('next', next);
+    if (typeof next === 'string' && /^\/(?![/\\])/.test(next)) query.set('next', next);
   }
-  url.searchParams.set('lang', locale);
-  return url.pathname + url.search;
+  query.set('lang', locale);
+  return `${path}?${query.toString()}`;
 }
 
 export function createPageKit(app: FastifyInstance, deps: WebDeps) {

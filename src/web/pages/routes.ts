@@ -32,8 +32,14 @@ const asset = (name: string) => readFileSync(fileURLToPath(new URL(name, ASSETS)
 export function safeNext(value: unknown, fallback = '/account'): string {
   if (typeof value !== 'string' || value.length > 512) return fallback;
   if (!/^\/(?![/\\])[\x21-\x7e]*$/.test(value)) return fallback;
-  // Not back into signing in, nor to signing out or to JSON.
-  if (/^\/(login|logout|api)(?=$|[/?#])/.test(value)) return fallback;
+  // Not back into signing in, nor to signing out or to JSON, however the path is escaped.
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return fallback;
+  }
+  if (/^\/(login|logout|api)(?=$|[/?#])/i.test(decoded) || /^\/[/\\]/.test(decoded)) return fallback;
   return value;
 }
 
