@@ -2,6 +2,7 @@
 import { challengeExpiresAt, firstChannel } from '../domain/challenge.js';
 import { needsVerification, verificationRequiredSince } from '../domain/devices.js';
 import { isVerificationLocked } from '../domain/lockout.js';
+import { isSessionActive } from '../domain/sessions.js';
 import { hashToken, isTokenShaped, newId, newToken } from '../domain/tokens.js';
 import { availableChannels, encodeChallengeView, type ChallengeView } from './challengeView.js';
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
@@ -16,6 +17,8 @@ export interface SignInInput {
   email: string;
   password: string;
   deviceToken: string | undefined;
+  /** The browser's session cookie, if any: a live session of this account on this browser authorizes it. */
+  sessionToken?: string | undefined;
   request: RequestInfo;
 }
 
@@ -58,11 +61,15 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   const link = known?.link;
   const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
 
+  // A browser signed in to this account right now is authorized for its login session, trusted or
+  // not: signing in again there needs no code. The session it had ends; a fresh one is issued.
+  const liveSessionId = link && !user.passwordChangeRequired ? await liveSessionOf(ctx, input.sessionToken, link.id, now) : undefined;
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
-  if (!user.passwordChangeRequired && !needsVerification(requiredSince, link, now, company.trustedDeviceDays)) {
-    const done = await store.transaction((tx) =>
-      completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false }),
-    );
+  if (!user.passwordChangeRequired && (liveSessionId !== undefined || !needsVerification(requiredSince, link, now, company.trustedDeviceDays))) {
+    const done = await store.transaction(async (tx) => {
+      if (liveSessionId !== undefined) await tx.revokeSession(liveSessionId, now);
+      return completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false });
+    });
     // Only a new device queues a notice; a known one leaves the outbox alone.
     if (done.newDevice) ctx.messagesQueued();
     return { status: 'authenticated', ...done };
@@ -129,6 +136,14 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
     deviceToken: opened.deviceToken,
     expiresAt: opened.challenge.expiresAt,
   };
+}
+
+/** The id of the live session behind this cookie when it belongs to the given account-device link. */
+async function liveSessionOf(ctx: FlowContext, sessionToken: string | undefined, linkId: string, now: number): Promise<string | undefined> {
+  if (!isTokenShaped(sessionToken)) return undefined;
+  const found = await ctx.store.findSessionContext(hashToken(sessionToken));
+  if (!found || found.link.id !== linkId || !isSessionActive(found.session, now, ctx.policy)) return undefined;
+  return found.session.id;
 }
 
 /**

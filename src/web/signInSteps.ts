@@ -40,7 +40,7 @@ export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply
   }
   let result: SignInResult;
   try {
-    result = await signIn(deps.ctx, { email, password, deviceToken: deps.cookies.read(request, 'device'), request: info });
+    result = await signIn(deps.ctx, { email, password, deviceToken: deps.cookies.read(request, 'device'), sessionToken: deps.cookies.read(request, 'session'), request: info });
   } catch (error) {
     if (!isCode(error, 'invalid_credentials')) await Promise.all([limiters.loginPerIp.refund(info.ip), limiters.loginFailuresPerAccount.refund(accountKey)]);
     throw error;

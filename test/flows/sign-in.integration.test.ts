@@ -192,6 +192,26 @@ describe('trusted and untrusted browsers', () => {
     await sink.codeFor(user.email, 2);
   });
 
+  it('an untrusted browser still in its login session signs in again without a code; its old session ends; after sign-out it needs a code', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email), false)).status).toBe(200);
+    const oldSession = [...browser.cookies].find(([name]) => name.endsWith('doorman_session'))!;
+    const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(again.body.status).toBe('authenticated');
+    expect((await browser.get('/api/v1/session')).status).toBe(200);
+    const stale = doorman.browser();
+    stale.cookies.set(oldSession[0], oldSession[1]);
+    expect((await stale.get('/api/v1/session')).status).toBe(401);
+    // Another account's session on this browser authorizes nothing for this one.
+    const other = await doorman.addUser();
+    expect((await browser.post('/api/v1/login', { email: other.email, password: other.password })).body.status).toBe('verification_required');
+    await browser.post('/api/v1/logout');
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(1);
+    expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+  });
+
   it('a fresh cookie jar always needs a code, even when another browser is trusted', async () => {
     const user = await doorman.addUser();
     expect((await signInWithCode(doorman.browser(), user, () => sink.codeFor(user.email), true)).status).toBe(200);
