@@ -4,7 +4,7 @@ import { attemptsLeft } from '../domain/challenge.js';
 import { codeMatches, deriveCode, isWellFormedCode, normalizeCodeInput } from '../domain/code.js';
 import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount } from '../domain/lockout.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { DoormanError, invalidCode, tooManyAttempts, verificationLocked, verificationLockedUntil } from './errors.js';
+import { DoormanError, invalidCode, lockedMeanwhile, tooManyAttempts, verificationLockedUntil } from './errors.js';
 import type { ConfirmationPurpose, PhoneChangeRecord, UserRecord } from './ports.js';
 import { VERIFICATION_LOCKED_TEMPLATE } from './verifyChallengeCode.js';
 
@@ -51,7 +51,7 @@ export async function checkConfirmationCode(
     return attempts;
   });
   ctx.messagesQueued();
-  if (outcome === 'locked') throw verificationLocked();
+  if (outcome === 'locked') throw await lockedMeanwhile(ctx.store, user.id, now);
   if (outcome === 'exhausted') throw tooManyAttempts({ attemptsLeft: 0 });
   throw invalidCode({ attemptsLeft: attemptsLeft({ ...open, attempts: outcome }, ctx.policy) });
 }

@@ -36,6 +36,9 @@ export const verificationLocked = make(423, 'verification_locked', 'Verification
 /** The account's verification lock, with how long it still lasts (the answer's Retry-After). */
 export const verificationLockedUntil = (until: number | null, now: number) =>
   verificationLocked(until !== null && until > now ? { retryAfter: Math.ceil((until - now) / 1000) } : {});
+/** The same, after a concurrent request has just locked the account: its lock time is read back. */
+export const lockedMeanwhile = async (store: { findUserById(id: string): Promise<{ verificationLockedUntil: number | null } | undefined> }, userId: string, now: number) =>
+  verificationLockedUntil((await store.findUserById(userId))?.verificationLockedUntil ?? null, now);
 export const resendTooSoon = make(429, 'resend_too_soon', 'Please wait before sending another code on this channel.');
 export const sendLimitReached = make(429, 'send_limit_reached', 'Too many codes were sent. Try again later.');
 export const rateLimited = make(429, 'rate_limited', 'Too many requests. Try again later.');

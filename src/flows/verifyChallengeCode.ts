@@ -5,7 +5,7 @@ import { failureWindowStart, isVerificationLocked, lockUntil, shouldLockAccount 
 import type { Channel } from '../domain/policy.js';
 import { completeSignIn, type CompletedSignIn } from './completeSignIn.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { invalidCode, passwordChangeRequired, passwordReused, verificationLocked, verificationLockedUntil } from './errors.js';
+import { invalidCode, lockedMeanwhile, passwordChangeRequired, passwordReused, verificationLockedUntil } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalAfterRace, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, UserRecord } from './ports.js';
 import { recordFailedSignIn } from './signInLog.js';
@@ -72,7 +72,7 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
       verified: true,
     });
   });
-  if (done === 'locked') throw verificationLocked();
+  if (done === 'locked') throw await lockedMeanwhile(ctx.store, user.id, now);
   if (!done) throw await refusalAfterRace(ctx, challenge.id);
   ctx.messagesQueued();
   return done;
@@ -107,7 +107,7 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
     return { attempts, lockedNow, accountLocked: false };
   });
   if (outcome.lockedNow) ctx.messagesQueued();
-  if (outcome.accountLocked) throw verificationLocked();
+  if (outcome.accountLocked) throw await lockedMeanwhile(ctx.store, user.id, now);
   if (outcome.attempts === undefined) throw await refusalAfterRace(ctx, challenge.id);
   throw invalidCode({ attemptsLeft: attemptsLeft({ ...challenge, attempts: outcome.attempts }, ctx.policy) });
 }
