@@ -282,6 +282,8 @@ export interface ChallengeStore {
   findChallenge(id: string): Promise<ChallengeRecord | undefined>;
   /** Atomically records a send on `channel` if its cooldown has passed and the challenge is still open. */
   claimChallengeSend(id: string, channel: Channel, now: number, cooldownMs: number): Promise<ChallengeRecord | undefined>;
+  /** Gives a claimed send back (sets the channel's last send to what it was), inside the claiming transaction. */
+  restoreChallengeSend(id: string, channel: Channel, sentAt: number | null): Promise<void>;
   /** Atomically counts a wrong code while attempts < max; undefined when the cap was already reached. */
   addChallengeAttempt(id: string, maxAttempts: number): Promise<number | undefined>;
   /** Atomically marks the challenge used, once, while it is open; false if another request got there first. */

@@ -37,26 +37,22 @@ export function sendLimitKeys(channel: Channel, user: Pick<UserRecord, 'id' | 'p
 }
 
 /**
- * Inside the caller's transaction: counts the send against its budgets (a refusal is audited), claims the
- * send atomically (the cooldown is checked in the UPDATE itself, so parallel requests produce one
- * message) and queues the message. Never throws for a refusal, so the audit row commits.
+ * Inside the caller's transaction: claims the send atomically (the cooldown is checked in the UPDATE
+ * itself, and the claimed row stays held until this transaction ends, so of parallel requests one
+ * sends and the others are told to wait), then counts it against its budgets: only a send that
+ * would really go out uses budget. Over budget, the claim is given back and the refusal audited.
+ * Never throws for a refusal, so the audit row commits.
  */
 export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: QueueInput): Promise<QueueResult> {
   const { user, channel, now } = input;
-  const keys = sendLimitKeys(channel, user, input.request.ip);
-  const budget = await ctx.sendLimits.consume(keys);
+  const before = await tx.findChallenge(input.challenge.id);
+  const claimed = await tx.claimChallengeSend(input.challenge.id, channel, now, ctx.policy.resendCooldownMs);
+  if (!claimed) return { status: 'cooldown' };
+  const budget = await ctx.sendLimits.consume(sendLimitKeys(channel, user, input.request.ip));
   if (!budget.allowed) {
-    // A burst of re-sends: when another request has just sent on this channel, the answer is the cooldown.
-    const current = await tx.findChallenge(input.challenge.id);
-    const lastSentAt = current ? (channel === 'sms' ? current.smsSentAt : current.emailSentAt) : null;
-    if (!decideSend(lastSentAt, now, ctx.policy).allowed) return { status: 'cooldown' };
+    await tx.restoreChallengeSend(claimed.id, channel, (channel === 'sms' ? before?.smsSentAt : before?.emailSentAt) ?? null);
     await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, limit: budget.limit } }, now);
     return { status: 'over_budget', refusal: sendLimitReached({ reason: snakeCase(budget.limit), retryAfter: budget.retryAfterSeconds }) };
-  }
-  const claimed = await tx.claimChallengeSend(input.challenge.id, channel, now, ctx.policy.resendCooldownMs);
-  if (!claimed) {
-    await ctx.sendLimits.refund(keys);
-    return { status: 'cooldown' };
   }
   const recipient = channel === 'sms' ? user.phone : user.email;
   if (!recipient) throw channelUnavailable();

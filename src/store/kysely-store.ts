@@ -519,6 +519,10 @@ export class KyselyStore implements Store {
     return this.db.selectFrom('challenges').select(challengeColumns).where('id', '=', id).executeTakeFirst();
   }
 
+  async restoreChallengeSend(id: string, channel: Channel, sentAt: number | null): Promise<void> {
+    await this.db.updateTable('challenges').set({ [sentColumn[channel]]: sentAt }).where('id', '=', id).execute();
+  }
+
   async claimChallengeSend(id: string, channel: Channel, now: number, cooldownMs: number): Promise<ChallengeRecord | undefined> {
     const column = sentColumn[channel];
     return this.db

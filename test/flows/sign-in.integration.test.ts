@@ -1,6 +1,7 @@
 // The whole new-device verification flow through the JSON API, on real SQLite and a real SMTP server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCodeMail, SmtpSink } from '../helpers/smtpSink.js';
+import { ManualClock } from '../helpers/clock.js';
 import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
 
 let sink: SmtpSink;
@@ -139,6 +140,32 @@ describe('new-device verification by e-mail', () => {
     await settle();
     expect(codeMails(user.email)).toHaveLength(2);
     expect(await sink.codeFor(user.email, 2)).toBe(first);
+  });
+
+  it('a burst of re-sends near the hourly budget uses one send of it: the others hear about the cooldown, not the budget', async () => {
+    const clock = new ManualClock();
+    const local = await startDoorman({ DOORMAN_SMTP_URL: sink.url, DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_HOUR: '3' }, { clock });
+    try {
+      const user = await local.addUser();
+      const browser = local.browser();
+      expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+      clock.advance(61_000);
+      const burst = await Promise.all(Array.from({ length: 10 }, () => browser.post('/api/v1/login/challenge/send', { channel: 'email' })));
+      expect(burst.filter((r) => r.status === 200)).toHaveLength(1);
+      expect(burst.filter((r) => r.status !== 200).map((r) => r.body.error)).toEqual(Array(9).fill('resend_too_soon'));
+      clock.advance(61_000);
+      expect((await browser.post('/api/v1/login/challenge/send', { channel: 'email' })).status).toBe(200);
+      clock.advance(61_000);
+      const over = await browser.post('/api/v1/login/challenge/send', { channel: 'email' });
+      expect(over.body).toMatchObject({ error: 'send_limit_reached', reason: 'email_per_account_hour' });
+      await sink.waitFor(() => codeMails(user.email).length >= 3);
+      await settle();
+      expect(codeMails(user.email)).toHaveLength(3);
+      // A refused send leaves the cooldown as it was: the next one is refused for the budget, not the cooldown.
+      expect((await browser.post('/api/v1/login/challenge/send', { channel: 'email' })).body.error).toBe('send_limit_reached');
+    } finally {
+      await local.close();
+    }
   });
 
   it('sending on SMS without a phone number answers 409 channel_unavailable', async () => {
