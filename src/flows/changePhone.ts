@@ -6,7 +6,7 @@ import { newId } from '../domain/tokens.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { checkPassword } from './accountSecurity.js';
 import { checkConfirmationCode, noConfirmation } from './confirmations.js';
-import { channelUnavailable, DoormanError, verificationLockedUntil } from './errors.js';
+import { channelUnavailable, DoormanError, sendLimitRefusal, verificationLockedUntil } from './errors.js';
 import type { PhoneChangeRecord } from './ports.js';
 import { smsFor } from './pendingChallenge.js';
 import { sendLimitKeys } from './sendChallengeCode.js';
@@ -38,7 +38,7 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
   const budget = await ctx.sendLimits.consume(keys);
   if (!budget.allowed) {
     await ctx.store.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { channel: 'sms', limit: budget.limit, purpose: 'phone_change' } }, now);
-    throw new DoormanError(429, 'send_limit_reached', 'Too many codes were sent. Try again later.', { reason: budget.limit, retryAfter: budget.retryAfterSeconds });
+    throw sendLimitRefusal(budget.limit, budget.retryAfterSeconds);
   }
   const change: PhoneChangeRecord = { id: newId(), userId: user.id, phone: check.e164, createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null };
   await ctx.store.transaction(async (tx) => {

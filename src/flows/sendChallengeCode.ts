@@ -4,7 +4,7 @@ import { isVerificationLocked } from '../domain/lockout.js';
 import type { Channel } from '../domain/policy.js';
 import { availableChannels, encodeChallengeView, smsUnavailableReason, type ChallengeView } from './challengeView.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { channelUnavailable, DoormanError, noChallenge, resendTooSoon, sendLimitReached, verificationLockedUntil } from './errors.js';
+import { channelUnavailable, DoormanError, noChallenge, resendTooSoon, sendLimitRefusal, verificationLockedUntil } from './errors.js';
 import { assertChallengeOpen, findPendingChallenge, refusalFor, type BrowserTokens } from './pendingChallenge.js';
 import type { ChallengeRecord, SendLimitKey, Store, UserRecord } from './ports.js';
 
@@ -52,7 +52,7 @@ export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: Que
   if (!budget.allowed) {
     await tx.restoreChallengeSend(claimed.id, channel, (channel === 'sms' ? before?.smsSentAt : before?.emailSentAt) ?? null);
     await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, limit: budget.limit } }, now);
-    return { status: 'over_budget', refusal: sendLimitReached({ reason: snakeCase(budget.limit), retryAfter: budget.retryAfterSeconds }) };
+    return { status: 'over_budget', refusal: sendLimitRefusal(budget.limit, budget.retryAfterSeconds) };
   }
   const recipient = channel === 'sms' ? user.phone : user.email;
   if (!recipient) throw channelUnavailable();
@@ -103,9 +103,4 @@ export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput):
   const lastSentAt = input.channel === 'sms' ? current.smsSentAt : current.emailSentAt;
   const decision = decideSend(lastSentAt, ctx.clock.now(), ctx.policy);
   throw resendTooSoon({ retryAfter: decision.allowed ? 1 : decision.retryAfterSeconds });
-}
-
-/** API codes are snake_case: `smsPerAccountHour` is answered as `sms_per_account_hour`. */
-function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 }

@@ -76,6 +76,21 @@ describe('phone number changes', () => {
     expect(reply.body).toMatchObject({ error: 'invalid_phone', reason });
   });
 
+  it('a spent SMS budget refuses the code with a snake_case reason, as on the sign-in path', async () => {
+    const local = await startDoorman({ DOORMAN_SMTP_URL: smtp.url, DOORMAN_SMS_URL: smsc.url(), DOORMAN_LIMIT_SMS_PER_ACCOUNT_HOUR: '1' });
+    try {
+      const user = await local.addUser({ twoFactor: false });
+      const browser = local.browser();
+      await browser.post('/api/v1/login', { email: user.email, password: user.password });
+      expect((await browser.post('/api/v1/me/phone', { phone: '+48 601 555 031', password: user.password })).status).toBe(200);
+      const refused = await browser.post('/api/v1/me/phone', { phone: '+48 601 555 032', password: user.password });
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ error: 'send_limit_reached', reason: 'sms_per_account_hour' });
+    } finally {
+      await local.close();
+    }
+  });
+
   it('removing the number needs the password and is told to the e-mail address', async () => {
     const { user, browser } = await signedIn('+48601555003');
     expect((await browser.post('/api/v1/me/phone/remove', { password: 'wrong-password' })).status).toBe(403);

@@ -1,0 +1,22 @@
+// Browser names in e-mails and device lists come from bowser's own list, never from text a client wrote.
+import { describe, expect, it } from 'vitest';
+import { describeUserAgent } from '../../src/domain/userAgent.js';
+
+describe('describeUserAgent', () => {
+  it.each([
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36', 'Chrome 126 on Linux'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'Firefox 128 on Windows 10'],
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', 'Safari 17 on macOS Catalina'],
+  ])('names a real browser: %s', (userAgent, expected) => {
+    expect(describeUserAgent(userAgent)).toBe(expected);
+  });
+
+  it.each([
+    'Visit https://evil.example/reset to secure your account. Call +48 600 000 000/1.0',
+    'Your account is locked/2.0 (call support)',
+    'x'.repeat(5000),
+    '',
+  ])('an unrecognised User-Agent is "unknown browser", not its text: %s', (userAgent) => {
+    expect(describeUserAgent(userAgent)).toBe('unknown browser');
+  });
+});
