@@ -37,44 +37,58 @@ export function isPermanent(error: unknown): boolean {
   return typeof responseCode === 'number' && responseCode >= 550 && responseCode <= 553;
 }
 
-/** Delivers every message due now; returns how many were sent. Safe to run in several processes at once. */
-export async function dispatchDueMessages(options: DispatcherOptions): Promise<number> {
+/** Sends one claimed message and records the outcome; true when it was sent. Never throws for a failed send. */
+async function deliver(options: DispatcherOptions, message: QueuedMessage): Promise<boolean> {
   const { store, clock } = options;
-  const leaseMs = options.leaseMs ?? 60_000;
-  let sent = 0;
-  for (;;) {
-    const batch = await store.claimDueMessages(clock.now(), leaseMs, options.batchSize ?? 20);
-    if (batch.length === 0) return sent;
-    await Promise.all(
-      batch.map(async (message) => {
-        try {
-          if (hasLapsed(message, clock.now())) {
-            await store.markMessageLapsed(message.id, clock.now());
-            return;
-          }
-          const rendered = options.renderer.render(message, messageSecrets(message, options.secret, options.publicUrl));
-          await options.transports[message.channel].send(message, rendered);
-          await store.markMessageSent(message.id, clock.now());
-          sent += 1;
-        } catch (error) {
-          options.onError?.(error, message);
-          // Outages are retried for as long as they last; only a refusal of this very message gives up.
-          const dead = isPermanent(error);
-          const next = clock.now() + retryDelayMs(message.attempts, options.retryBaseMs, options.retryMaxMs);
-          const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'delivery failed';
-          await store.markMessageFailed(message.id, next, reason, dead);
-        }
-      }),
-    );
-    if (batch.length < (options.batchSize ?? 20)) return sent;
+  try {
+    if (hasLapsed(message, clock.now())) {
+      await store.markMessageLapsed(message.id, clock.now());
+      return false;
+    }
+    const rendered = options.renderer.render(message, messageSecrets(message, options.secret, options.publicUrl));
+    await options.transports[message.channel].send(message, rendered);
+    await store.markMessageSent(message.id, clock.now());
+    return true;
+  } catch (error) {
+    options.onError?.(error, message);
+    // Outages are retried for as long as they last; only a refusal of this very message gives up.
+    const dead = isPermanent(error);
+    const next = clock.now() + retryDelayMs(message.attempts, options.retryBaseMs, options.retryMaxMs);
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'delivery failed';
+    await store.markMessageFailed(message.id, next, reason, dead);
+    return false;
   }
 }
 
-/** Runs the dispatcher in the background: on a timer, and at once when a flow says messages were queued. */
+const DEFAULT_LEASE_MS = 60_000;
+const DEFAULT_IN_FLIGHT = 20;
+
+/** Delivers every message due now; returns how many were sent. Safe to run in several processes at once. */
+export async function dispatchDueMessages(options: DispatcherOptions): Promise<number> {
+  const { store, clock } = options;
+  const batchSize = options.batchSize ?? DEFAULT_IN_FLIGHT;
+  let sent = 0;
+  for (;;) {
+    const batch = await store.claimDueMessages(clock.now(), options.leaseMs ?? DEFAULT_LEASE_MS, batchSize);
+    if (batch.length === 0) return sent;
+    const results = await Promise.all(batch.map((message) => deliver(options, message)));
+    sent += results.filter(Boolean).length;
+    if (batch.length < batchSize) return sent;
+  }
+}
+
+/**
+ * Runs the dispatcher in the background: on a timer, and at once when a flow says messages were
+ * queued. Every message is sent on its own, up to `batchSize` at once: a mail or SMS server that
+ * stalls on one message holds up only that one, not the messages queued after it.
+ */
 export class OutboxDispatcher {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private claiming: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   private again = false;
+  /** Every slot was taken at the last claim: a finished send should look for more at once. */
+  private full = false;
   private stopped = true;
 
   constructor(
@@ -87,20 +101,22 @@ export class OutboxDispatcher {
     this.schedule(0);
   }
 
-  /** Wakes the dispatcher now; a wake during a run makes it run once more. */
+  /** Wakes the dispatcher now; a wake while it is claiming makes it claim once more. */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.claiming) {
       this.again = true;
       return;
     }
     this.schedule(0);
   }
 
+  /** Stops claiming and waits for the sends in flight to be recorded. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.claiming;
+    await Promise.all(this.inFlight);
   }
 
   /** Runs one pass now (tests and the CLI). */
@@ -115,15 +131,36 @@ export class OutboxDispatcher {
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped || this.running) return;
+    if (this.stopped || this.claiming) return;
     this.again = false;
-    this.running = dispatchDueMessages(this.options)
-      .then(() => undefined)
+    this.claiming = this.claim()
       .catch((error: unknown) => this.options.onError?.(error))
       .finally(() => {
-        this.running = undefined;
+        this.claiming = undefined;
         if (!this.stopped) this.schedule(this.again ? 0 : this.pollMs);
       });
-    await this.running;
+    await this.claiming;
+  }
+
+  /** Claims due messages into the free slots and starts each send; returns without waiting for them. */
+  private async claim(): Promise<void> {
+    const { store, clock } = this.options;
+    const slots = this.options.batchSize ?? DEFAULT_IN_FLIGHT;
+    for (;;) {
+      const free = slots - this.inFlight.size;
+      this.full = free <= 0;
+      if (this.full || this.stopped) return;
+      const batch = await store.claimDueMessages(clock.now(), this.options.leaseMs ?? DEFAULT_LEASE_MS, free);
+      for (const message of batch) {
+        const sending: Promise<void> = deliver(this.options, message)
+          .then(() => undefined, (error: unknown) => this.options.onError?.(error, message))
+          .finally(() => {
+            this.inFlight.delete(sending);
+            if (this.full) this.wake();
+          });
+        this.inFlight.add(sending);
+      }
+      if (batch.length < free) return;
+    }
   }
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryDelayMs } from '../../src/flows/dispatchOutbox.js';
 import { countPendingMessages } from '../../src/store/kysely-store.js';
 import { freePort, startDoorman, type Running } from '../helpers/harness.js';
+import { SmppSink } from '../helpers/smppServer.js';
 import { isCodeMail, SmtpSink } from '../helpers/smtpSink.js';
 
 describe('retry back-off', () => {
@@ -57,5 +58,39 @@ describe('SMTP outage', () => {
       const payload = JSON.parse(row.payload);
       expect(Object.keys(payload).sort()).toEqual(['challengeId', 'codeLength', 'expiresAt', 'name']);
     }
+  });
+});
+
+describe('a stalled SMS server', () => {
+  let doorman: Running;
+  let sink: SmtpSink;
+  let smsc: SmppSink;
+
+  beforeAll(async () => {
+    sink = await new SmtpSink().start();
+    smsc = await new SmppSink().start();
+    doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url, DOORMAN_SMS_URL: smsc.url() });
+  });
+  afterAll(async () => {
+    smsc.silent = false;
+    await doorman?.close();
+    await smsc?.stop();
+    await sink?.stop();
+  });
+
+  it('holds up only its own message: a code e-mail queued after it arrives at once', async () => {
+    const texter = await doorman.addUser({ phone: '+48 601 777 001' });
+    const texting = doorman.browser();
+    await texting.post('/api/v1/login', { email: texter.email, password: texter.password });
+    await sink.codeFor(texter.email);
+    smsc.silent = true;
+    expect((await texting.post('/api/v1/login/challenge/send', { channel: 'sms' })).status).toBe(200);
+    // The SMS is now with the SMSC, which does not answer.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const other = await doorman.addUser();
+    const started = Date.now();
+    await doorman.browser().post('/api/v1/login', { email: other.email, password: other.password });
+    await sink.codeFor(other.email);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });

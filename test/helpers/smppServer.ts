@@ -13,6 +13,8 @@ export class SmppSink {
   readonly binds: string[] = [];
   /** Status to answer the next submits with (0 = accepted); shifted per submit. */
   readonly nextStatuses: number[] = [];
+  /** While true, submits are kept but never answered: an SMSC that has stalled. */
+  silent = false;
   private server: smpp.Server | undefined;
 
   constructor(
@@ -35,6 +37,7 @@ export class SmppSink {
         session.close();
       });
       session.on('submit_sm', (pdu: PDU) => {
+        if (this.silent) return;
         const status = this.nextStatuses.shift() ?? smpp.ESME_ROK;
         if (status === smpp.ESME_ROK) {
           const message = pdu.short_message as { message?: string } | string;
