@@ -86,6 +86,8 @@ export class OutboxDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private claiming: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Ids being sent here: a send outlasting its lease is not started a second time by this dispatcher. */
+  private readonly sendingIds = new Set<string>();
   private again = false;
   /** Every slot was taken at the last claim: a finished send should look for more at once. */
   private full = false;
@@ -152,10 +154,13 @@ export class OutboxDispatcher {
       if (this.full || this.stopped) return;
       const batch = await store.claimDueMessages(clock.now(), this.options.leaseMs ?? DEFAULT_LEASE_MS, free);
       for (const message of batch) {
+        if (this.sendingIds.has(message.id)) continue;
+        this.sendingIds.add(message.id);
         const sending: Promise<void> = deliver(this.options, message)
           .then(() => undefined, (error: unknown) => this.options.onError?.(error, message))
           .finally(() => {
             this.inFlight.delete(sending);
+            this.sendingIds.delete(message.id);
             if (this.full) this.wake();
           });
         this.inFlight.add(sending);
