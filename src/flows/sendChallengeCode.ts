@@ -45,12 +45,12 @@ export function sendLimitKeys(channel: Channel, user: Pick<UserRecord, 'id' | 'p
  */
 export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: QueueInput): Promise<QueueResult> {
   const { user, channel, now } = input;
-  const before = await tx.findChallenge(input.challenge.id);
   const claimed = await tx.claimChallengeSend(input.challenge.id, channel, now, ctx.policy.resendCooldownMs);
   if (!claimed) return { status: 'cooldown' };
   const budget = await ctx.sendLimits.consume(sendLimitKeys(channel, user, input.request.ip));
   if (!budget.allowed) {
-    await tx.restoreChallengeSend(claimed.id, channel, (channel === 'sms' ? before?.smsSentAt : before?.emailSentAt) ?? null);
+    // The last send as this request found it: had another send landed since, the claim would have failed.
+    await tx.restoreChallengeSend(claimed.id, channel, channel === 'sms' ? input.challenge.smsSentAt : input.challenge.emailSentAt);
     await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, limit: budget.limit } }, now);
     return { status: 'over_budget', refusal: sendLimitRefusal(budget.limit, budget.retryAfterSeconds) };
   }

@@ -61,11 +61,13 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   const link = known?.link;
   const requiredSince = verificationRequiredSince(user.twoFactorEnabledAt, company.requireVerificationAt);
 
-  // A browser signed in to this account right now is authorized for its login session, trusted or
-  // not: signing in again there needs no code. The session it had ends; a fresh one is issued.
-  const liveSessionId = link && !user.passwordChangeRequired ? await liveSessionOf(ctx, input.sessionToken, link.id, now) : undefined;
+  const trusted = !needsVerification(requiredSince, link, now, company.trustedDeviceDays);
+  // An untrusted browser signed in to this account right now is authorized for its login session:
+  // signing in again there needs no code. The session it had ends; a fresh one is issued. (Looked
+  // up only when the browser is not trusted, so a trusted sign-in makes no extra query.)
+  const liveSessionId = !trusted && link && !user.passwordChangeRequired ? await liveSessionOf(ctx, input.sessionToken, link.id, now) : undefined;
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
-  if (!user.passwordChangeRequired && (liveSessionId !== undefined || !needsVerification(requiredSince, link, now, company.trustedDeviceDays))) {
+  if (!user.passwordChangeRequired && (trusted || liveSessionId !== undefined)) {
     const done = await store.transaction(async (tx) => {
       if (liveSessionId !== undefined) await tx.revokeSession(liveSessionId, now);
       return completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false });
