@@ -96,7 +96,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   let checkpointer: { close(): Promise<void> } | undefined;
-  if (options.backgroundCheckpoints && path !== ':memory:' && !sqlite.memory) {
+  if (options.backgroundCheckpoints && !sqlite.memory) {
     sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     checkpointer = startCheckpointer(sqlite.name, (error) => {
       // The worker is gone: SQLite checkpoints from commits again, as it does by default.

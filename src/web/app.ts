@@ -15,7 +15,7 @@ import type { WebDeps } from './deps.js';
 import { securityHeaders } from './headers.js';
 import { errorText, pickLocale, translator } from './i18n.js';
 import { notFound } from '../flows/errors.js';
-import { languageHref } from './pages/kit.js';
+import { languageLinks } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
 import { clientIp, registerJsonParser, sendError, toPublicError } from './security.js';
@@ -148,7 +148,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     return reply
       .code(mapped.status)
       .header('Cache-Control', 'no-store')
-      .view('message.eta', { t, lang: pickLocale(request), langHref: { en: languageHref(request, 'en'), pl: languageHref(request, 'pl') }, title: mapped.status >= 500 ? 'Error' : errorText(t, mapped.body), text: errorText(t, mapped.body), linkHref: '/login', linkText: t('common.login') });
+      .view('message.eta', { t, lang: pickLocale(request), langHref: languageLinks(request), title: mapped.status >= 500 ? 'Error' : errorText(t, mapped.body), text: errorText(t, mapped.body), linkHref: '/login', linkText: t('common.login') });
   });
   // Through the error handler: a page for browsers, JSON for the API and everything else.
   app.setNotFoundHandler(async () => {

@@ -43,6 +43,9 @@ export function languageHref(request: FastifyRequest, locale: Locale): string {
   return `${path}?${query.toString()}`;
 }
 
+/** The layout's language links for this request. */
+export const languageLinks = (request: FastifyRequest) => ({ en: languageHref(request, 'en'), pl: languageHref(request, 'pl') });
+
 export function createPageKit(app: FastifyInstance, deps: WebDeps) {
   const { config } = deps;
   const origin = config.publicUrl.origin;
@@ -63,7 +66,7 @@ export function createPageKit(app: FastifyInstance, deps: WebDeps) {
     }
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang;
     if (chosen === 'en' || chosen === 'pl') reply.setCookie(LANG_COOKIE, chosen, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: 365 * 24 * 3600 });
-    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale, langHref: { en: languageHref(request, 'en'), pl: languageHref(request, 'pl') } });
+    return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale, langHref: languageLinks(request) });
   };
 
   const message = (request: FastifyRequest, reply: FastifyReply, status: number, title: PageText, text: PageText, linkHref = '/login', linkText?: PageText, accountLocale?: Locale) =>
