@@ -164,6 +164,12 @@ const SESSION_CONTEXT_CACHE_SIZE = 10_000;
 /** PostgreSQL session checks: queries in flight at once, and sessions per query. */
 const SESSION_BATCH_QUERIES = 2;
 const SESSION_BATCH_KEYS = 64;
+/**
+ * SQLite session checks: the checks of one turn of the event loop share one reading of the
+ * database version (asking SQLite for `data_version` opens a read transaction, which costs two
+ * file-lock system calls, as much as the rest of a cached check).
+ */
+const SQLITE_BATCH_KEYS = 256;
 
 /** Values read under one database version; a new version empties it. Bounded: when full, it starts again. */
 class VersionedCache<T> {
@@ -220,15 +226,19 @@ export class KyselyStore implements Store {
     prepared?: OpenDatabase['prepared'],
     readVersion?: OpenDatabase['readVersion'],
   ) {
-    if (readVersion) this.sessionContexts = new VersionedCache(readVersion, SESSION_CONTEXT_CACHE_SIZE);
-    if (prepared) this.sessionBatch = new LookupBatch((keys) => this.readSessionContexts(prepared, keys), SESSION_BATCH_QUERIES, SESSION_BATCH_KEYS);
+    if (readVersion) {
+      const cache = new VersionedCache<SessionContextRow>(readVersion, SESSION_CONTEXT_CACHE_SIZE);
+      this.sessionBatch = new LookupBatch((keys) => this.readCachedSessionContexts(cache, keys), 1, SQLITE_BATCH_KEYS);
+    } else if (prepared) {
+      this.sessionBatch = new LookupBatch((keys) => this.readSessionContexts(prepared, keys), SESSION_BATCH_QUERIES, SESSION_BATCH_KEYS);
+    }
   }
 
-  /** Concurrent session checks share one query (PostgreSQL). */
+  /**
+   * Concurrent session checks are gathered: on PostgreSQL they share one query; on SQLite they
+   * share one reading of the database version and are answered from memory while it is unchanged.
+   */
   private readonly sessionBatch?: LookupBatch<SessionContextRow>;
-
-  /** Session checks answered from memory while the database is unchanged (SQLite; see `readVersion`). */
-  private readonly sessionContexts?: VersionedCache<SessionContextRow>;
 
   #raw?: Kysely<Database>;
   /** The same connection without the camelCase mapping, for queries that alias their own columns. */
@@ -622,18 +632,30 @@ export class KyselyStore implements Store {
   }
 
   async findSessionContext(tokenHash: string): Promise<SessionContext | undefined> {
-    const cache = this.db.isTransaction ? undefined : this.sessionContexts;
-    // The version is read before the query: a write that lands meanwhile only makes the entry stale.
-    const version = cache?.version();
-    const cached = version === undefined ? undefined : cache?.get(version, tokenHash);
-    const row = cached ?? (await this.readSessionContext(tokenHash));
-    if (row && !cached && version !== undefined) cache?.set(version, tokenHash, row);
-    if (!row) return undefined;
-    return this.toSessionContext(row);
+    // A transaction's store has no batch: it reads its own view of the database.
+    const row = await (this.sessionBatch ? this.sessionBatch.get(tokenHash) : this.readSessionContext(tokenHash));
+    return row && this.toSessionContext(row);
+  }
+
+  /**
+   * SQLite: the version is read once the batch is closed, so after every check in it arrived, and
+   * before any query: a write that lands meanwhile only makes the entries stale.
+   */
+  private async readCachedSessionContexts(cache: VersionedCache<SessionContextRow>, tokenHashes: string[]): Promise<Map<string, SessionContextRow>> {
+    const version = cache.version();
+    const found = new Map<string, SessionContextRow>();
+    for (const tokenHash of tokenHashes) {
+      let row = cache.get(version, tokenHash);
+      if (!row) {
+        row = await this.readSessionContext(tokenHash);
+        if (row) cache.set(version, tokenHash, row);
+      }
+      if (row) found.set(tokenHash, row);
+    }
+    return found;
   }
 
   private async readSessionContext(tokenHash: string): Promise<SessionContextRow | undefined> {
-    if (this.sessionBatch) return this.sessionBatch.get(tokenHash);
     const text = SESSION_CONTEXT_SQL[this.kind];
     const values = this.kind === 'postgres' ? [[tokenHash]] : [tokenHash];
     return (await this.raw.executeQuery<SessionContextRow>(CompiledQuery.raw(text, values))).rows[0];

@@ -52,6 +52,18 @@ describe.each(kinds)('store on %s', (kind, create) => {
     return { challenge, userId, deviceTokenHash, pendingTokenHash };
   }
 
+  /** A signed-in browser of the account: its device, its link and a session. */
+  async function sessionFixture(userId: string) {
+    const deviceId = newId();
+    await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
+    const link = { id: newId(), userId, deviceId, firstSignInAt: now, lastSignInAt: now, lastIp: '127.0.0.1', userAgent: 'test', trustedAt: null, trustedUntil: null, revokedAt: null };
+    await store.insertAccountDevice(link);
+    const session = { id: newId(), userId, accountDeviceId: link.id, createdAt: now, lastSeenAt: now, revokedAt: null, ip: '127.0.0.1', userAgent: 'test', trusted: false };
+    const tokenHash = newId();
+    await store.insertSession(session, tokenHash);
+    return { session, tokenHash };
+  }
+
   it.skipIf(skip)('migrations are applied once; running them again changes nothing', async () => {
     expect(await migrateToLatest(database.db)).toEqual([]);
   });
@@ -128,16 +140,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
     const { userId } = await challengeFixture();
     const other = openDatabase(testDb.url);
     const otherStore = new KyselyStore(other.db, other.kind, other.prepared, other.readVersion);
-    const openSession = async () => {
-      const deviceId = newId();
-      await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
-      const link = { id: newId(), userId, deviceId, firstSignInAt: now, lastSignInAt: now, lastIp: '127.0.0.1', userAgent: 'test', trustedAt: null, trustedUntil: null, revokedAt: null };
-      await store.insertAccountDevice(link);
-      const session = { id: newId(), userId, accountDeviceId: link.id, createdAt: now, lastSeenAt: now, revokedAt: null, ip: '127.0.0.1', userAgent: 'test', trusted: false };
-      const tokenHash = newId();
-      await store.insertSession(session, tokenHash);
-      return { session, tokenHash };
-    };
+    const openSession = () => sessionFixture(userId);
     try {
       const mine = await openSession();
       const theirs = await openSession();
@@ -155,6 +158,34 @@ describe.each(kinds)('store on %s', (kind, create) => {
       // A write that returns rows (UPDATE … RETURNING), outside any transaction, counts too.
       expect(await store.lockVerification(userId, now + 900_000, now + 4)).toBe(true);
       expect((await store.findSessionContext(mine.tokenHash))?.user.verificationLockedUntil).toBe(now + 900_000);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it.skipIf(kind !== 'SQLite')('checks asked together read the database version once, after the last of them was asked', async () => {
+    const { userId } = await challengeFixture();
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => sessionFixture(userId)));
+    let versionReads = 0;
+    const counted = new KyselyStore(database.db, database.kind, database.prepared, () => (versionReads++, database.readVersion!()));
+    const other = openDatabase(testDb.url);
+    const otherStore = new KyselyStore(other.db, other.kind, other.prepared, other.readVersion);
+    try {
+      const first = await Promise.all(sessions.map(({ tokenHash }) => counted.findSessionContext(tokenHash)));
+      expect(first.map((context) => context?.session.id)).toEqual(sessions.map(({ session }) => session.id));
+      expect(versionReads).toBe(1);
+      // Answered from memory now: one more reading of the version for all twenty.
+      await Promise.all(sessions.map(({ tokenHash }) => counted.findSessionContext(tokenHash)));
+      expect(versionReads).toBe(2);
+
+      // A check asked before another connection's revocation, and one asked after it in the same
+      // turn: both are answered after the revocation, so neither sees the session as active.
+      const [victim] = sessions;
+      const before = counted.findSessionContext(victim!.tokenHash);
+      await otherStore.revokeSession(victim!.session.id, now + 5);
+      const after = counted.findSessionContext(victim!.tokenHash);
+      expect((await after)?.session.revokedAt).toBe(now + 5);
+      expect((await before)?.session.revokedAt).toBe(now + 5);
     } finally {
       await other.close();
     }
