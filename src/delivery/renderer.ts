@@ -23,10 +23,10 @@ export function formatLocal(value: unknown, locale: string, timeZone: unknown): 
   }
 }
 
-function digestEntries(value: unknown): Record<string, string | undefined>[] {
+function digestEntries(value: unknown, locale: 'en' | 'pl'): Record<string, string | undefined>[] {
   if (typeof value !== 'string') return [];
   const entries = JSON.parse(value) as Record<string, string>[];
-  return entries.map((e) => ({ ...e, at: formatUtc(e.at), browser: describeUserAgent(e.userAgent ?? '') }));
+  return entries.map((e) => ({ ...e, at: formatUtc(e.at), browser: describeUserAgent(e.userAgent ?? '', locale) }));
 }
 
 export class TemplateRenderer implements MessageRenderer {
@@ -44,11 +44,11 @@ export class TemplateRenderer implements MessageRenderer {
       at: formatUtc(message.payload.at),
       localTime: formatLocal(message.payload.at, locale, message.payload.timeZone),
       expiresAt: formatUtc(message.payload.expiresAt),
-      entries: digestEntries(message.payload.entries),
+      entries: digestEntries(message.payload.entries, locale),
       ...extras,
       locale,
       host: this.publicUrl.hostname,
-      browser: typeof message.payload.userAgent === 'string' ? describeUserAgent(message.payload.userAgent) : undefined,
+      browser: typeof message.payload.userAgent === 'string' ? describeUserAgent(message.payload.userAgent, locale) : undefined,
     };
     const name = `./${message.template}.${locale}`;
     if (message.channel === 'sms') {

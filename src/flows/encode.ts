@@ -2,7 +2,7 @@
 import { isDeviceTrusted, trustEndsAt, type TrustRule } from '../domain/devices.js';
 import { describeUserAgent } from '../domain/userAgent.js';
 import { isoTime } from './isoTime.js';
-import type { AccountDeviceRecord, SessionRecord, SignInRecord, UserRecord } from './ports.js';
+import type { AccountDeviceRecord, Locale, SessionRecord, SignInRecord, UserRecord } from './ports.js';
 
 const iso = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
@@ -21,12 +21,13 @@ export function encodeUser(user: UserRecord) {
 }
 
 /** `trust`: the account's rule (when verification was switched on, the company's cap on trust). */
-export function encodeDevice(link: AccountDeviceRecord, now: number, trust: TrustRule, currentLinkId?: string) {
+/** `locale`: the language of the browser's name ("Chrome 126 on Windows"); pages pass the reader's, the API keeps English. */
+export function encodeDevice(link: AccountDeviceRecord, now: number, trust: TrustRule, currentLinkId?: string, locale?: Locale) {
   const trusted = isDeviceTrusted(link, trust.requiredSince ?? 0, now, trust.maxTrustDays);
   return {
     id: link.id,
     current: link.id === currentLinkId,
-    browser: describeUserAgent(link.userAgent),
+    browser: describeUserAgent(link.userAgent, locale),
     location: null,
     trusted,
     trustedUntil: trusted ? iso(trustEndsAt(link, trust.maxTrustDays)) : null,
@@ -37,12 +38,12 @@ export function encodeDevice(link: AccountDeviceRecord, now: number, trust: Trus
   };
 }
 
-export function encodeSession(session: SessionRecord, expiresAt: number, currentSessionId?: string) {
+export function encodeSession(session: SessionRecord, expiresAt: number, currentSessionId?: string, locale?: Locale) {
   return {
     id: session.id,
     current: session.id === currentSessionId,
     ip: session.ip,
-    browser: describeUserAgent(session.userAgent),
+    browser: describeUserAgent(session.userAgent, locale),
     createdAt: iso(session.createdAt),
     lastSeenAt: iso(session.lastSeenAt),
     expiresAt: iso(expiresAt),
@@ -50,7 +51,7 @@ export function encodeSession(session: SessionRecord, expiresAt: number, current
   };
 }
 
-export function encodeSignIn(row: SignInRecord & { userEmail?: string; userName?: string }) {
+export function encodeSignIn(row: SignInRecord & { userEmail?: string; userName?: string }, locale?: Locale) {
   return {
     id: row.id,
     at: isoTime(row.at),
@@ -58,7 +59,7 @@ export function encodeSignIn(row: SignInRecord & { userEmail?: string; userName?
     reason: row.reason,
     newDevice: row.newDevice,
     ip: row.ip,
-    browser: describeUserAgent(row.userAgent),
+    browser: describeUserAgent(row.userAgent, locale),
     ...(row.userEmail !== undefined ? { employee: { id: row.userId, email: row.userEmail, name: row.userName } } : {}),
   };
 }

@@ -19,4 +19,10 @@ describe('describeUserAgent', () => {
   ])('an unrecognised User-Agent is "unknown browser", not its text: %s', (userAgent) => {
     expect(describeUserAgent(userAgent)).toBe('unknown browser');
   });
+
+  it('says the words around the names in Polish for a Polish reader', () => {
+    expect(describeUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'pl')).toBe('Firefox 128 w systemie Windows 10');
+    expect(describeUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'en')).toBe('Firefox 128 on Windows 10');
+    expect(describeUserAgent('Your account is locked/2.0 (call support)', 'pl')).toBe('nieznana przeglądarka');
+  });
 });

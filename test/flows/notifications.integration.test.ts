@@ -72,6 +72,16 @@ describe('new-device notifications', () => {
     expect(newDeviceMails(acme.rep.email)[0]!.subject).toBe('New sign-in to your account');
   });
 
+  it('a Polish account is told in Polish, the description of the browser included', async () => {
+    const acme = await company();
+    const user = await doorman.addUser({ companyId: acme.companyId, locale: 'pl', twoFactor: false });
+    await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password });
+    await sink.waitFor(() => sink.to(user.email).length === 1);
+    const [mail] = sink.to(user.email);
+    expect(mail!.text).toContain('Chrome 126 w systemie Linux');
+    expect(mail!.text).not.toMatch(/ on Linux/);
+  });
+
   it('the same browser signing in again sends nothing; a private window is notified again', async () => {
     const acme = await company();
     const browser = doorman.browser();

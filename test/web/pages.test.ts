@@ -41,6 +41,8 @@ describe('account page', () => {
     const page = await browser.get('/account?lang=pl');
     expect(page.text).toContain('Twoje konto');
     expect(page.text).toContain('lang="pl"');
+    expect(page.text).toContain('Chrome 126 w systemie Linux');
+    expect(page.text).not.toContain('Chrome 126 on Linux');
     expect((await browser.get('/login', { 'accept-language': 'pl-PL,pl;q=0.9' })).status).toBe(303);
     expect((await doorman.browser().get('/login', { 'accept-language': 'pl-PL,pl;q=0.9' })).text).toContain('Zaloguj się');
   });

@@ -68,14 +68,14 @@ export async function companyApi(app: FastifyInstance, deps: WebDeps): Promise<v
     const active = await requireActiveSession(deps, request);
     const page = parsePage(request.query);
     const { rows, total } = await companySignIns(ctx, active, parseSignInFilter(request.query), page);
-    return { signIns: rows.map(encodeSignIn), page: page.page, pageSize: page.pageSize, total };
+    return { signIns: rows.map((row) => encodeSignIn(row)), page: page.page, pageSize: page.pageSize, total };
   });
 
   app.get('/company/sign-ins.csv', async (request, reply) => {
     const active = await requireActiveSession(deps, request);
     const { rows } = await companySignIns(ctx, active, parseSignInFilter(request.query), { offset: 0, limit: CSV_EXPORT_LIMIT });
     let body = csvRow(['time_utc', 'employee_email', 'employee_name', 'outcome', 'reason', 'new_device', 'ip', 'browser']);
-    for (const row of rows.map(encodeSignIn)) {
+    for (const row of rows.map((r) => encodeSignIn(r))) {
       body += csvRow([row.at, row.employee?.email, row.employee?.name, row.outcome, row.reason, row.newDevice, row.ip, row.browser]);
     }
     return reply

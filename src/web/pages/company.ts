@@ -7,6 +7,7 @@ import { encodeDevice, encodeEmployee, encodeSignIn } from '../../flows/encode.j
 import { DoormanError } from '../../flows/errors.js';
 import { lookupSession, type ActiveSession } from '../../flows/sessions.js';
 import type { WebDeps } from '../deps.js';
+import { pickLocale } from '../i18n.js';
 import { requestInfo, toPublicError } from '../security.js';
 import { parsePage, parseSignInFilter } from '../validation.js';
 import { createPageKit, dateTimeOf, formOf, msToText, refusalText } from './kit.js';
@@ -60,6 +61,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
         ctx.store.listEmployees(active.user.companyId, { offset: 0, limit: 1000 }),
       ]);
       const required = company?.requireVerificationAt != null;
+      const locale = pickLocale(request, active.user.locale);
       const pages = (count: number, size: number) => Math.max(1, Math.ceil(count / size));
       const csvParams = new URLSearchParams(Object.entries(rawFilter).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
       return html(
@@ -80,7 +82,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
           allEmployees: everyone.map((e) => ({ id: e.user.id, name: e.user.displayName })),
           policy,
           filter: { employee: query.employee ?? '', from: query.from ?? '', to: query.to ?? '', newDevicesOnly: filter.newDevicesOnly },
-          signIns: log.rows.map((r) => ({ ...encodeSignIn(r), atText: msToText(r.at) })),
+          signIns: log.rows.map((r) => ({ ...encodeSignIn(r, locale), atText: msToText(r.at) })),
           signInsPage: {
             page: logPage.page,
             pages: pages(log.total, logPage.pageSize),
@@ -101,6 +103,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
     withRepresentative(request, reply, async (active) => {
       const { employee, devices, signIns, trust, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
       const now = ctx.clock.now();
+      const locale = pickLocale(request, active.user.locale);
       return html(
         request,
         reply,
@@ -109,10 +112,10 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
           csrf: reply.generateCsrf(),
           employee: encodeEmployee(employee, lastSignInAt, companyRequires),
           devices: devices.map((d) => {
-            const view = encodeDevice(d, now, trust);
+            const view = encodeDevice(d, now, trust, undefined, locale);
             return { ...view, lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
           }),
-          signIns: signIns.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }), atText: msToText(r.at) })),
+          signIns: signIns.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }, locale), atText: msToText(r.at) })),
         },
         200,
         active.user.locale,

@@ -207,13 +207,14 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       listSignIns(ctx, active.user, { offset: 0, limit: 20 }),
       ctx.store.findOpenPhoneChange(active.user.id, now, 'disable_authorization'),
     ]);
-    const device = encodeDevice(active.link, now, active.trust, active.link.id);
+    const locale = pickLocale(request, active.user.locale);
+    const device = encodeDevice(active.link, now, active.trust, active.link.id, locale);
     const devices = listing.devices.map((d) => {
-      const view = encodeDevice(d, now, listing.trust, active.link.id);
+      const view = encodeDevice(d, now, listing.trust, active.link.id, locale);
       return { ...view, firstSignInText: msToText(d.firstSignInAt), lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
     });
-    const sessionRows = sessions.map((x) => ({ ...encodeSession(x, sessionExpiresAt(x, ctx.policy), active.session.id), createdText: msToText(x.createdAt), lastSeenText: msToText(x.lastSeenAt) }));
-    const signInRows = signIns.rows.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }), atText: msToText(r.at) }));
+    const sessionRows = sessions.map((x) => ({ ...encodeSession(x, sessionExpiresAt(x, ctx.policy), active.session.id, locale), createdText: msToText(x.createdAt), lastSeenText: msToText(x.lastSeenAt) }));
+    const signInRows = signIns.rows.map((r) => ({ ...encodeSignIn({ ...r, userEmail: undefined, userName: undefined }, locale), atText: msToText(r.at) }));
     return html(
       request,
       reply,
@@ -350,7 +351,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
           email: user.email,
           time: dateTimeOf(new Date(link.lastSignInAt).toISOString()),
           ip: link.lastIp,
-          browser: describeUserAgent(link.userAgent),
+          browser: describeUserAgent(link.userAgent, pickLocale(request, user.locale)),
         },
         200,
         user.locale,
