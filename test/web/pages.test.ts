@@ -75,11 +75,18 @@ describe('company page', () => {
     const saved = await submit(browser, '/company', '/company/policy', { requireAuthorization: 'on', trustedDeviceDays: '14' });
     expect(saved.status).toBe(303);
     expect((await browser.get('/api/v1/company/policy')).body.policy).toMatchObject({ requireAuthorization: true, trustedDeviceDays: 14, smsAllowed: false });
+    // A refused form leads back to the console, and changes nothing.
+    const refused = await submit(browser, '/company', '/company/policy', { trustedDeviceDays: 'soon' });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('href="/company"');
+    expect((await browser.get('/api/v1/company/policy')).body.policy).toMatchObject({ requireAuthorization: true, trustedDeviceDays: 14 });
   });
 
   it('answers 403 to an employee and sends a visitor to log in', async () => {
     const { browser } = await signedIn();
-    expect((await browser.get('/company')).status).toBe(403);
+    const refused = await browser.get('/company');
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('href="/account"');
     expect((await doorman.browser().get('/company')).status).toBe(303);
   });
 });

@@ -41,7 +41,9 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return message(request, reply, mapped.status, refusalText(mapped.body), refusalText(mapped.body), '/account', (t) => t('account.title'), active.user.locale);
+      // Back to the console from a refused form (a wrong password, say); to the account when the console itself is refused.
+      const back = mapped.status === 403 ? { href: '/account', text: 'account.title' as const } : { href: '/company', text: 'company.title' as const };
+      return message(request, reply, mapped.status, refusalText(mapped.body), refusalText(mapped.body), back.href, (t) => t(back.text), active.user.locale);
     }
   };
 
