@@ -172,6 +172,8 @@ export async function changePassword(ctx: FlowContext, active: ActiveSession, cu
     await tx.updateUser(user.id, { passwordHash: hash, passwordChangeRequired: false }, now);
     await tx.revokeAllTrust(user.id, now);
     await tx.revokeUserSessions(user.id, now, active.session.id);
+    // A sign-in that got past the old password must not finish with its code.
+    await tx.expireOpenChallenges(user.id);
     await tx.enqueueMessage(
       { channel: 'email', template: PASSWORD_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
       now,

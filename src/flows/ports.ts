@@ -227,6 +227,11 @@ export interface DeviceStore {
   revokeAccountDevice(id: string, now: number): Promise<void>;
   /** Removes trust from every device of the account. */
   revokeAllTrust(userId: string, now: number): Promise<void>;
+  /**
+   * Ends every sign-in of the account still waiting for its code (a new password voids them): each
+   * expires as of its opening, so no clock, however late, still finds it open.
+   */
+  expireOpenChallenges(userId: string): Promise<void>;
   /** Updates the link between this account and browser, if there is one, and returns it as it now is. */
   updateAccountDevice(
     userId: string,

@@ -114,6 +114,7 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
       // A new password ends every trusted device and every session, and the user hears of it.
       await tx.revokeAllTrust(id, now);
       await tx.revokeUserSessions(id, now);
+      await tx.expireOpenChallenges(id);
       await tx.enqueueMessage(
         {
           channel: 'email',

@@ -37,6 +37,8 @@ export async function confirmSignInReport(ctx: FlowContext, token: string, reque
     if (!(await tx.useSignInReport(report.id, now))) return false;
     await tx.revokeSessionsOfAccountDevice(link.id, now);
     await tx.revokeAccountDevice(link.id, now);
+    // A sign-in elsewhere still waiting for its code ends too: whoever was not the user has the password.
+    await tx.expireOpenChallenges(user.id);
     // The next sign-in needs the code and a new password, whatever device it comes from.
     await tx.updateUser(user.id, { passwordChangeRequired: true }, now);
     await tx.recordAudit(

@@ -56,6 +56,8 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
       await tx.updateUser(user.id, { passwordHash: newPasswordHash, passwordChangeRequired: false }, now);
       await tx.revokeAllTrust(user.id, now);
       await tx.revokeUserSessions(user.id, now);
+      // Other browsers' sign-ins waiting for a code got past the old password.
+      await tx.expireOpenChallenges(user.id);
       await tx.enqueueMessage(
         { channel: 'email', template: PASSWORD_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: input.request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
         now,

@@ -459,6 +459,16 @@ export class KyselyStore implements Store {
     await this.db.updateTable('accountDevices').set({ trustedAt: null, trustedUntil: null, revokedAt: now }).where('id', '=', id).execute();
   }
 
+  async expireOpenChallenges(userId: string): Promise<void> {
+    await this.db
+      .updateTable('challenges')
+      .set((eb) => ({ expiresAt: eb.ref('openedAt') }))
+      .where('userId', '=', userId)
+      .where('consumedAt', 'is', null)
+      .where((eb) => eb('expiresAt', '>', eb.ref('openedAt')))
+      .execute();
+  }
+
   async revokeAllTrust(userId: string, now: number): Promise<void> {
     await this.db
       .updateTable('accountDevices')

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompany } from '../../src/flows/provisioning.js';
 import { ManualClock } from '../helpers/clock.js';
 import type { Browser } from '../helpers/httpClient.js';
-import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
+import { ADMIN_TOKEN, signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
 import { SmtpSink } from '../helpers/smtpSink.js';
 
 let sink: SmtpSink;
@@ -119,6 +119,31 @@ describe('password and authorization switch', () => {
     const again = await old.post('/api/v1/login', { email: user.email, password: 'another-long-password' });
     expect(again.body.status).toBe('verification_required');
     await sink.waitFor(() => sink.to(user.email).some((m) => /password was changed/i.test(m.subject)));
+  });
+
+  it.each(['the account', 'the admin API'])('a sign-in waiting for its code ends when the password is changed through %s', async (through) => {
+    const user = await doorman.addUser();
+    const current = doorman.browser();
+    await trustedSignIn(current, user);
+    const waiting = doorman.browser();
+    const sent = codeCount(user.email);
+    expect((await waiting.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+    const code = await sink.codeFor(user.email, sent + 1);
+
+    const newPassword = 'another-long-password';
+    const changed =
+      through === 'the account'
+        ? await current.post('/api/v1/me/password', { currentPassword: user.password, newPassword })
+        : await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, JSON.stringify({ password: newPassword }), { authorization: `Bearer ${ADMIN_TOKEN}` });
+    expect(changed.status).toBeLessThan(300);
+
+    const refused = await waiting.post('/api/v1/login/challenge/verify', { code, trustDevice: true });
+    expect(refused.status).toBe(410);
+    expect(refused.body.error).toBe('challenge_expired');
+    expect((await waiting.get('/api/v1/session')).status).toBe(401);
+    // The new password opens a new challenge there, whose code signs in.
+    const again = await trustedSignIn(waiting, { ...user, password: newPassword });
+    expect(again.status).toBe(200);
   });
 
   it('switching authorization on takes effect at once; off needs the password and an e-mailed code', async () => {

@@ -182,10 +182,18 @@ describe("This wasn't me", () => {
     expect(page.text).toContain('Firefox 128 on Windows');
     // Opening the link changes nothing.
     expect((await intruder.get('/api/v1/session')).status).toBe(200);
+    // Another browser is waiting for its code when the report is made.
+    const waiting = doorman.browser();
+    expect((await waiting.post('/api/v1/login', { email: acme.employee.email, password: acme.employee.password })).body.status).toBe('verification_required');
+    const waitingCode = await sink.codeFor(acme.employee.email, 2);
 
     const { reply } = await postForm(owner, link);
     expect(reply.status).toBe(200);
     expect((await intruder.get('/api/v1/session')).status).toBe(401);
+    // Whoever that was has the password: their code no longer signs in.
+    const late = await waiting.post('/api/v1/login/challenge/verify', { code: waitingCode, newPassword: 'a-brand-new-password-2' });
+    expect(late.status).toBe(410);
+    expect((await waiting.get('/api/v1/session')).status).toBe(401);
     await sink.waitFor(() => sink.to(acme.rep.email).some((m) => /reported/i.test(m.subject)));
     expect(sink.to(acme.rep.email).filter((m) => /reported/i.test(m.subject))[0]!.text).toContain('Jan Kowalski');
 
@@ -198,7 +206,7 @@ describe("This wasn't me", () => {
     const login = await intruder.post('/api/v1/login', { email: acme.employee.email, password: acme.employee.password });
     expect(login.body.status).toBe('verification_required');
     expect(login.body.challenge.passwordChangeRequired).toBe(true);
-    const code = await sink.codeFor(acme.employee.email, 2);
+    const code = await sink.codeFor(acme.employee.email, 3);
     const without = await intruder.post('/api/v1/login/challenge/verify', { code });
     expect(without.status).toBe(400);
     expect(without.body.error).toBe('password_change_required');

@@ -40,6 +40,7 @@ describe('JSON API bad input', () => {
     ['text/plain on the JSON API', 'POST', '/api/v1/login', '{"email":"a@b.c","password":"x"}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
     ['a prototype-poisoning body', 'POST', '/api/v1/login', '{"__proto__": {"admin": true}, "email": "a@acme.example", "password": "x"}', {}, 400, undefined],
     ['a foreign Origin', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x' }), { origin: 'https://evil.example' }, 403, 'csrf_failed'],
+    ['a cross-site fetch without Origin', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x' }), { 'sec-fetch-site': 'cross-site' }, 403, 'csrf_failed'],
     ['an unknown channel', 'POST', '/api/v1/login/challenge/send', JSON.stringify({ channel: 'fax' }), {}, 400, 'invalid_request'],
     ['a huge code', 'POST', '/api/v1/login/challenge/verify', JSON.stringify({ code: '1'.repeat(1000) }), {}, 400, 'invalid_request'],
     ['an unknown route', 'GET', '/api/v1/nothing-here', undefined, {}, 404, 'not_found'],
