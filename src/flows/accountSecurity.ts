@@ -37,6 +37,8 @@ export async function revokeAllDevices(ctx: FlowContext, owner: UserRecord, acto
   await ctx.store.transaction(async (tx) => {
     await tx.revokeAllTrust(owner.id, now);
     await tx.revokeUserSessions(owner.id, now);
+    // Signing out every browser includes the ones half-way through signing in.
+    await tx.expireOpenChallenges(owner.id);
     await tx.recordAudit({ event: 'all_devices_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }
@@ -55,6 +57,7 @@ export async function revokeAllSessions(ctx: FlowContext, owner: UserRecord, act
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
     await tx.revokeUserSessions(owner.id, now);
+    await tx.expireOpenChallenges(owner.id);
     await tx.recordAudit({ event: 'all_sessions_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }

@@ -121,7 +121,7 @@ describe('password and authorization switch', () => {
     await sink.waitFor(() => sink.to(user.email).some((m) => /password was changed/i.test(m.subject)));
   });
 
-  it.each(['the account', 'the admin API'])('a sign-in waiting for its code ends when the password is changed through %s', async (through) => {
+  it.each(['a password change on the account', 'a password reset through the admin API', 'revoking every device'])('a sign-in waiting for its code ends on %s', async (through) => {
     const user = await doorman.addUser();
     const current = doorman.browser();
     await trustedSignIn(current, user);
@@ -130,11 +130,13 @@ describe('password and authorization switch', () => {
     expect((await waiting.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
     const code = await sink.codeFor(user.email, sent + 1);
 
-    const newPassword = 'another-long-password';
+    const newPassword = through === 'revoking every device' ? user.password : 'another-long-password';
     const changed =
-      through === 'the account'
+      through === 'a password change on the account'
         ? await current.post('/api/v1/me/password', { currentPassword: user.password, newPassword })
-        : await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, JSON.stringify({ password: newPassword }), { authorization: `Bearer ${ADMIN_TOKEN}` });
+        : through === 'a password reset through the admin API'
+          ? await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, JSON.stringify({ password: newPassword }), { authorization: `Bearer ${ADMIN_TOKEN}` })
+          : await current.request('DELETE', '/api/v1/me/devices');
     expect(changed.status).toBeLessThan(300);
 
     const refused = await waiting.post('/api/v1/login/challenge/verify', { code, trustDevice: true });
