@@ -1,5 +1,6 @@
 // Sends the challenge's code on a channel, at most once per cooldown per channel and within the sending budgets, through the outbox.
 import { decideSend } from '../domain/challenge.js';
+import { ipLimitKey } from '../domain/ipKey.js';
 import { isVerificationLocked } from '../domain/lockout.js';
 import type { Channel } from '../domain/policy.js';
 import { availableChannels, encodeChallengeView, smsUnavailableReason, type ChallengeView } from './challengeView.js';
@@ -32,7 +33,7 @@ export function sendLimitKeys(channel: Channel, user: Pick<UserRecord, 'id' | 'p
     ['smsPerAccountHour', user.id],
     ['smsPerAccountDay', user.id],
     ['smsPerNumberDay', user.phone ?? ''],
-    ['smsPerIpHour', ip],
+    ['smsPerIpHour', ipLimitKey(ip)],
   ];
 }
 

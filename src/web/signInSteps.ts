@@ -8,6 +8,7 @@ import { DoormanError, rateLimited } from '../flows/errors.js';
 import { sendChallengeCode } from '../flows/sendChallengeCode.js';
 import { signIn, type SignInResult } from '../flows/signIn.js';
 import { verifyChallengeCode } from '../flows/verifyChallengeCode.js';
+import { ipLimitKey } from '../domain/ipKey.js';
 import { normalizeEmail } from '../store/kysely-store.js';
 import type { WebDeps } from './deps.js';
 import { requestInfo } from './security.js';
@@ -29,23 +30,24 @@ export function setSignedInCookies(deps: WebDeps, reply: FastifyReply, done: Com
 export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply: FastifyReply, email: string, password: string): Promise<SignInResult> {
   const { limiters } = deps;
   const info = requestInfo(request);
+  const ipKey = ipLimitKey(info.ip);
   const accountKey = normalizeEmail(email);
   // Counted before the password is checked, so a burst of parallel guesses cannot outrun the limit;
   // a right password gives the points back, since only failures should use up a budget.
-  refuse(await limiters.loginPerIp.consume(info.ip));
+  refuse(await limiters.loginPerIp.consume(ipKey));
   const account = await limiters.loginFailuresPerAccount.consume(accountKey);
   if (!account.allowed) {
-    await limiters.loginPerIp.refund(info.ip);
+    await limiters.loginPerIp.refund(ipKey);
     refuse(account);
   }
   let result: SignInResult;
   try {
     result = await signIn(deps.ctx, { email, password, deviceToken: deps.cookies.read(request, 'device'), sessionToken: deps.cookies.read(request, 'session'), request: info });
   } catch (error) {
-    if (!isCode(error, 'invalid_credentials')) await Promise.all([limiters.loginPerIp.refund(info.ip), limiters.loginFailuresPerAccount.refund(accountKey)]);
+    if (!isCode(error, 'invalid_credentials')) await Promise.all([limiters.loginPerIp.refund(ipKey), limiters.loginFailuresPerAccount.refund(accountKey)]);
     throw error;
   }
-  await Promise.all([limiters.loginPerIp.refund(info.ip), limiters.loginFailuresPerAccount.refund(accountKey)]);
+  await Promise.all([limiters.loginPerIp.refund(ipKey), limiters.loginFailuresPerAccount.refund(accountKey)]);
   if (result.status === 'authenticated') {
     setSignedInCookies(deps, reply, result);
   } else {
@@ -61,11 +63,12 @@ export function browserTokens(deps: WebDeps, request: FastifyRequest) {
 
 export async function sendStep(deps: WebDeps, request: FastifyRequest, channel: Channel): Promise<ChallengeView> {
   const info = requestInfo(request);
-  refuse(await deps.limiters.sendsPerIp.consume(info.ip));
+  const ipKey = ipLimitKey(info.ip);
+  refuse(await deps.limiters.sendsPerIp.consume(ipKey));
   try {
     return await sendChallengeCode(deps.ctx, { ...browserTokens(deps, request), channel, request: info });
   } catch (error) {
-    await deps.limiters.sendsPerIp.refund(info.ip);
+    await deps.limiters.sendsPerIp.refund(ipKey);
     throw error;
   }
 }
@@ -79,15 +82,16 @@ export async function verifyStep(
   newPassword?: string,
 ): Promise<CompletedSignIn> {
   const info = requestInfo(request);
+  const ipKey = ipLimitKey(info.ip);
   // Counted first and given back unless the code was wrong, so parallel guesses cannot outrun the limit.
-  refuse(await deps.limiters.codeFailuresPerIp.consume(info.ip));
+  refuse(await deps.limiters.codeFailuresPerIp.consume(ipKey));
   try {
     const done = await verifyChallengeCode(deps.ctx, { ...browserTokens(deps, request), code, trustDevice, newPassword, request: info });
     setSignedInCookies(deps, reply, done);
-    await deps.limiters.codeFailuresPerIp.refund(info.ip);
+    await deps.limiters.codeFailuresPerIp.refund(ipKey);
     return done;
   } catch (error) {
-    if (!isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.refund(info.ip);
+    if (!isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.refund(ipKey);
     throw error;
   }
 }

@@ -40,7 +40,8 @@ describe('without DOORMAN_TRUST_PROXY', () => {
 describe('with DOORMAN_TRUST_PROXY naming the proxy', () => {
   let doorman: Running;
   beforeAll(async () => {
-    doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url, DOORMAN_TRUST_PROXY: '127.0.0.1' });
+    // The default per-IP sign-in limit (the harness lifts it for other tests).
+    doorman = await startDoorman({ DOORMAN_SMTP_URL: sink.url, DOORMAN_TRUST_PROXY: '127.0.0.1', DOORMAN_RATE_LOGIN_PER_IP_PER_MINUTE: '30' });
   });
   afterAll(async () => doorman?.close());
 
@@ -52,6 +53,20 @@ describe('with DOORMAN_TRUST_PROXY naming the proxy', () => {
 
   it('an address added by an untrusted hop is the client; the one before it was written by the client and is not believed', async () => {
     expect((await signInFrom(doorman, '198.51.100.1, 203.0.113.9')).ip).toBe('203.0.113.9');
+  });
+
+  it('failed sign-ins are limited per /64 for IPv6: a fresh address in the same network for each try does not escape the limit', async () => {
+    const statuses: number[] = [];
+    for (let i = 1; i <= 31; i++) {
+      // A different account each time, so that only the per-IP limit can refuse.
+      const reply = await doorman.browser().post('/api/v1/login', { email: `guess-${i}-${Date.now()}@acme.example`, password: 'wrong' }, { 'x-forwarded-for': `2001:db8:77:1:${i.toString(16)}::1` });
+      statuses.push(reply.status);
+    }
+    expect(statuses.slice(0, 30).every((status) => status === 401)).toBe(true);
+    expect(statuses[30]).toBe(429);
+    // The next network is another client.
+    const other = await doorman.browser().post('/api/v1/login', { email: `nobody-${Date.now()}@acme.example`, password: 'wrong' }, { 'x-forwarded-for': '2001:db8:77:2::1' });
+    expect(other.status).toBe(401);
   });
 
   it('a forwarded address with a port is recorded without the port', async () => {
