@@ -117,6 +117,16 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+/**
+ * A secret must be random: codes and links are derived from DOORMAN_SECRET, and the admin token opens
+ * the admin API. Blanks or a character repeated would pass a length check and be guessed at once.
+ */
+const secretField = (min: number) =>
+  z
+    .string()
+    .min(min, `must be at least ${min} characters`)
+    .refine((value) => !/\s/.test(value) && new Set(value).size >= 8, 'must be random: no spaces, at least 8 different characters (for example from `openssl rand -base64 48`)');
+
 const fields = {
   DOORMAN_DATABASE_URL: z
     .string()
@@ -125,12 +135,12 @@ const fields = {
   DOORMAN_PORT: int(0, 65535),
   DOORMAN_HOST: z.string().min(1),
   DOORMAN_PUBLIC_URL: url(['http:', 'https:']),
-  DOORMAN_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  DOORMAN_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters'),
+  DOORMAN_SECRET: secretField(32),
+  DOORMAN_ADMIN_TOKEN: secretField(24),
   DOORMAN_SMTP_URL: url(['smtp:', 'smtps:']),
   DOORMAN_MAIL_FROM: z.string().min(3).regex(/^[^\r\n]+$/, 'must be one line'),
   DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:']),
-  DOORMAN_SMS_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters'),
+  DOORMAN_SMS_SIGNING_KEY: secretField(32),
   DOORMAN_CODE_TTL_SECONDS: int(60, 24 * 60 * 60),
   DOORMAN_RESEND_COOLDOWN_SECONDS: int(0, 60 * 60),
   DOORMAN_CODE_LENGTH: int(CODE_LENGTH_MIN, CODE_LENGTH_MAX),

@@ -48,6 +48,12 @@ describe('configuration', () => {
     ['DOORMAN_MAX_CODE_ATTEMPTS', '0'],
     ['DOORMAN_TRUSTED_DEVICE_DAYS', '400'],
     ['DOORMAN_SECRET', 'short'],
+    ['DOORMAN_SECRET', ' '.repeat(40)],
+    ['DOORMAN_SECRET', 'a'.repeat(64)],
+    ['DOORMAN_SECRET', 'abababababababababababababababababab'],
+    ['DOORMAN_ADMIN_TOKEN', ' '.repeat(30)],
+    ['DOORMAN_ADMIN_TOKEN', 'x'.repeat(30)],
+    ['DOORMAN_SMS_SIGNING_KEY', 'k'.repeat(40)],
     ['DOORMAN_SMTP_URL', 'http://mail'],
     ['DOORMAN_SMS_COUNTRIES', 'PL,DE'],
     ['DOORMAN_MAIL_FROM', 'a@b.c\nBcc: x@y.z'],
@@ -80,8 +86,8 @@ describe('configuration', () => {
       ...base,
       NODE_ENV: 'production',
       DOORMAN_PUBLIC_URL: 'https://id.example',
-      DOORMAN_SECRET: 'x'.repeat(40),
-      DOORMAN_ADMIN_TOKEN: 'y'.repeat(30),
+      DOORMAN_SECRET: 'Vq3t0xYb8LmN2pRs5wZk7cHd9fJg1hAe4uIo6',
+      DOORMAN_ADMIN_TOKEN: 'Qw8eRt5yUi2oPa7sDf4gHj1k',
       DOORMAN_SMTP_URL: 'smtp://mail.example:587',
     };
     expect(loadConfig(complete).production).toBe(true);
