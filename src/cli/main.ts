@@ -217,7 +217,9 @@ export async function main(argv: string[]): Promise<void> {
           ...accounts.map((a) => `  ${a.email.padEnd(28)} password: ${a.password}   (${a.description})`),
           '',
           `  Log in:       ${base}/login`,
-          `  Dev mailbox:  ${base}/dev/mailbox   (codes and notifications arrive here)`,
+          doorman.mailbox
+            ? `  Dev mailbox:  ${base}/dev/mailbox   (codes and notifications arrive here)`
+            : '  Codes and notifications go out through DOORMAN_SMTP_URL (and DOORMAN_SMS_URL).',
           '',
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

@@ -92,6 +92,31 @@ describe('doorman CLI', () => {
     expect(await threadsOf(CLI)).toBe(unsized - 4 + Math.max(2, availableParallelism()));
   });
 
+  it('demo with an SMTP server set names it instead of a mailbox that is not there', async () => {
+    const port = await freePort();
+    const smtpPort = await freePort();
+    const child = spawn(process.execPath, [CLI, 'demo'], {
+      env: { ...env, DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo-smtp.sqlite'), DOORMAN_SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
+    });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`demo did not start: ${out}`)), 20_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (/DOORMAN_SMTP_URL|Dev mailbox/.test(out)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      expect(out).toContain('go out through DOORMAN_SMTP_URL');
+      expect(out).not.toContain('/dev/mailbox');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
   it('demo seeds Acme Logistics, prints the accounts and the mailbox, and serves', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'demo'], { env: { ...env, DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo.sqlite') } });
