@@ -67,6 +67,19 @@ describe('doorman CLI', () => {
   it('refuses bad input with a clear message and exit code 2', () => {
     expect(() => doorman(['user', 'create', '--email', 'bad', '--name', 'X', '--company', 'c'], 'stdin-password-123\n')).toThrow(/--email: email is not a valid address/);
     expect(() => doorman(['user', 'create', '--email', 'x@beta.example', '--name', 'X', '--company', 'c'], 'short\n')).toThrow(/password/);
+    expect(() => doorman(['user', 'create', '--bogus'])).toThrow(/Unknown option '--bogus'/);
+  });
+
+  it('a database that cannot be reached is named in one line, without a stack trace', async () => {
+    const port = await freePort();
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, [CLI, 'migrate'], { env: { ...env, DOORMAN_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none` }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (error) {
+      stderr = String((error as { stderr?: unknown }).stderr);
+    }
+    expect(stderr).toMatch(/^doorman: .*ECONNREFUSED/);
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 
   it.skipIf(!existsSync('/proc/self/task'))('serve hashes passwords on one thread per core, where Node alone would start four', async () => {
