@@ -219,7 +219,7 @@ export async function main(argv: string[]): Promise<void> {
           `  Log in:       ${base}/login`,
           doorman.mailbox
             ? `  Dev mailbox:  ${base}/dev/mailbox   (codes and notifications arrive here)`
-            : '  Codes and notifications go out through DOORMAN_SMTP_URL (and DOORMAN_SMS_URL).',
+            : `  Codes and notifications go out through DOORMAN_SMTP_URL${config.smsUrl ? ' and DOORMAN_SMS_URL' : ' (SMS is off: no DOORMAN_SMS_URL)'}.`,
           '',
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

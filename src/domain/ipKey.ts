@@ -5,15 +5,19 @@ import { isIPv4, isIPv6 } from 'node:net';
  * An IPv4 address is its own key. An IPv6 address counts as its /64 network: one home line or one
  * server gets a whole /64 and can pick a fresh address in it for every request, so limits per
  * single IPv6 address would limit nothing. An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is its
- * IPv4 address. Anything else (it never should be) is used as it is.
+ * IPv4 address, and so is an IPv4 client behind NAT64. Anything else (it never should be) is used as it is.
  */
 export function ipLimitKey(ip: string): string {
   if (!isIPv6(ip)) return ip;
   const groups = ipv6Groups(ip.split('%')[0]!);
   if (groups === undefined) return ip;
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
-  }
+  const embedded = () => [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+  // IPv4 clients written as IPv6: mapped (::ffff:0:0/96), translated (::ffff:0:0:0/96) and the
+  // well-known NAT64 prefix (64:ff9b::/96). Each is its IPv4 client, not one /64 shared by all.
+  const zeros = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
+  if (zeros(0, 5) && groups[5] === 0xffff) return embedded();
+  if (zeros(0, 4) && groups[4] === 0xffff && groups[5] === 0) return embedded();
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return embedded();
   return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
 }
 

@@ -35,10 +35,11 @@ export async function revokeDevice(ctx: FlowContext, owner: UserRecord, linkId: 
 export async function revokeAllDevices(ctx: FlowContext, owner: UserRecord, actor: Actor, request: RequestInfo): Promise<void> {
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
+    // Signing out every browser includes the ones half-way through signing in. First: on PostgreSQL
+    // this waits for a code being verified right now, so the statements below see its new session.
+    await tx.expireOpenChallenges(owner.id);
     await tx.revokeAllTrust(owner.id, now);
     await tx.revokeUserSessions(owner.id, now);
-    // Signing out every browser includes the ones half-way through signing in.
-    await tx.expireOpenChallenges(owner.id);
     await tx.recordAudit({ event: 'all_devices_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }
@@ -56,8 +57,8 @@ export async function revokeSession(ctx: FlowContext, owner: UserRecord, session
 export async function revokeAllSessions(ctx: FlowContext, owner: UserRecord, actor: Actor, request: RequestInfo): Promise<void> {
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
-    await tx.revokeUserSessions(owner.id, now);
     await tx.expireOpenChallenges(owner.id);
+    await tx.revokeUserSessions(owner.id, now);
     await tx.recordAudit({ event: 'all_sessions_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }

@@ -229,7 +229,7 @@ export interface DeviceStore {
   revokeAllTrust(userId: string, now: number): Promise<void>;
   /**
    * Ends every sign-in of the account still waiting for its code (a new password voids them): each
-   * expires as of its opening, so no clock, however late, still finds it open.
+   * expires at the epoch, so no instance's clock, however far behind, still finds it open.
    */
   expireOpenChallenges(userId: string): Promise<void>;
   /** Updates the link between this account and browser, if there is one, and returns it as it now is. */
@@ -302,6 +302,13 @@ export interface ChallengeStore {
    * concurrent code checks for one account run one after another; false when it is locked.
    */
   holdUnlockedAccount(userId: string, now: number): Promise<boolean>;
+  /**
+   * Holds the account row (until the transaction ends) if its password hash is still the given one:
+   * a sign-in checked against a hash that has since been replaced must not go on.
+   */
+  holdPassword(userId: string, passwordHash: string): Promise<boolean>;
+  /** Replaces the password hash only if it is still the given one (a rehash never undoes a change). */
+  replacePasswordHash(userId: string, previous: string, next: string, now: number): Promise<void>;
   /** Holds the device's row for the rest of the transaction (one challenge per account and browser). */
   holdDevice(deviceId: string, now: number): Promise<void>;
 }

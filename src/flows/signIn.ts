@@ -52,7 +52,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   }
   if (hasher.needsRehash(user.passwordHash)) {
     const passwordHash = await hasher.hash(input.password);
-    await store.updateUser(user.id, { passwordHash }, now);
+    await store.replacePasswordHash(user.id, user.passwordHash, passwordHash, now);
   }
 
   const company = account.company;
@@ -69,6 +69,8 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
   if (!user.passwordChangeRequired && (trusted || liveSessionId !== undefined)) {
     const done = await store.transaction(async (tx) => {
+      // The password was checked against the hash read before; if it has changed since, this sign-in ends here.
+      if (!(await tx.holdPassword(user.id, user.passwordHash))) throw invalidCredentials();
       if (liveSessionId !== undefined) await tx.revokeSession(liveSessionId, now);
       return completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false });
     });
@@ -87,6 +89,8 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
 
   const pendingToken = newToken();
   const opened = await store.transaction(async (tx) => {
+    // As above: a password changed since it was checked opens no challenge (a change voids the open ones).
+    if (!(await tx.holdPassword(user.id, user.passwordHash))) throw invalidCredentials();
     let deviceId = device?.id ?? null;
     let deviceToken: string | null = null;
     if (deviceId === null && isTokenShaped(input.deviceToken)) {

@@ -462,10 +462,10 @@ export class KyselyStore implements Store {
   async expireOpenChallenges(userId: string): Promise<void> {
     await this.db
       .updateTable('challenges')
-      .set((eb) => ({ expiresAt: eb.ref('openedAt') }))
+      .set({ expiresAt: 0 })
       .where('userId', '=', userId)
       .where('consumedAt', 'is', null)
-      .where((eb) => eb('expiresAt', '>', eb.ref('openedAt')))
+      .where('expiresAt', '>', 0)
       .execute();
   }
 
@@ -626,6 +626,21 @@ export class KyselyStore implements Store {
       .returning('id')
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  async holdPassword(userId: string, passwordHash: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('users')
+      .set((eb) => ({ updatedAt: eb.ref('updatedAt') }))
+      .where('id', '=', userId)
+      .where('passwordHash', '=', passwordHash)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async replacePasswordHash(userId: string, previous: string, next: string, now: number): Promise<void> {
+    await this.db.updateTable('users').set({ passwordHash: next, updatedAt: now }).where('id', '=', userId).where('passwordHash', '=', previous).execute();
   }
 
   async holdDevice(deviceId: string, now: number): Promise<void> {

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCodeMail, SmtpSink } from '../helpers/smtpSink.js';
 import { ManualClock } from '../helpers/clock.js';
 import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
+import { createPasswordHasher } from '../../src/flows/passwordHasher.js';
+import { updateUser } from '../../src/flows/provisioning.js';
 
 let sink: SmtpSink;
 let doorman: Running;
@@ -276,5 +278,43 @@ describe('credentials', () => {
     const user = await doorman.addUser({ twoFactor: false });
     const login = await doorman.browser().post('/api/v1/login', { email: user.email.toUpperCase(), password: user.password });
     expect(login.body.status).toBe('authenticated');
+  });
+});
+
+describe('a password changed while a sign-in checks the old one', () => {
+  it.each([
+    ['opens no challenge', true],
+    ['does not sign in without a code', false],
+  ])('%s, and the old password does not come back through a rehash', async (_name, twoFactor) => {
+    const real = await createPasswordHasher();
+    let meanwhile: (() => Promise<void>) | undefined;
+    // The change lands after the old password was found right, before the sign-in writes anything.
+    const hasher = {
+      ...real,
+      async verify(hash: string | undefined, password: string) {
+        const ok = await real.verify(hash, password);
+        const change = meanwhile;
+        meanwhile = undefined;
+        await change?.();
+        return ok;
+      },
+    };
+    const local = await startDoorman({ DOORMAN_SMTP_URL: sink.url }, { hasher });
+    try {
+      const user = await local.addUser({ twoFactor });
+      meanwhile = () => updateUser(local.doorman.ctx, user.id, { password: 'changed-meanwhile-2026' });
+      const browser = local.browser();
+      const reply = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+      expect(reply.status).toBe(401);
+      expect(reply.body.error).toBe('invalid_credentials');
+      expect((await browser.get('/api/v1/session')).status).toBe(401);
+      const open = await local.doorman.database.db.selectFrom('challenges').select('id').where('userId', '=', user.id).execute();
+      expect(open).toHaveLength(0);
+      // The new password works; the old one stays refused.
+      expect((await local.browser().post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(401);
+      expect((await local.browser().post('/api/v1/login', { email: user.email, password: 'changed-meanwhile-2026' })).status).toBe(200);
+    } finally {
+      await local.close();
+    }
   });
 });

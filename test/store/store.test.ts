@@ -64,6 +64,17 @@ describe.each(kinds)('store on %s', (kind, create) => {
     return { session, tokenHash };
   }
 
+  it.skipIf(skip)('a rehash replaces the password hash only while it is the one that was checked; a sign-in holds it the same way', async () => {
+    const { userId } = await challengeFixture();
+    await store.updateUser(userId, { passwordHash: 'changed' }, now);
+    await store.replacePasswordHash(userId, 'x', 'rehashed-old', now);
+    expect((await store.findUserById(userId))?.passwordHash).toBe('changed');
+    expect(await store.holdPassword(userId, 'x')).toBe(false);
+    expect(await store.holdPassword(userId, 'changed')).toBe(true);
+    await store.replacePasswordHash(userId, 'changed', 'rehashed', now);
+    expect((await store.findUserById(userId))?.passwordHash).toBe('rehashed');
+  });
+
   it.skipIf(skip)('migrations are applied once; running them again changes nothing', async () => {
     expect(await migrateToLatest(database.db)).toEqual([]);
   });

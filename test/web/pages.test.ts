@@ -80,6 +80,11 @@ describe('company page', () => {
     expect(refused.status).toBe(400);
     expect(refused.text).toContain('href="/company"');
     expect((await browser.get('/api/v1/company/policy')).body.policy).toMatchObject({ requireAuthorization: true, trustedDeviceDays: 14 });
+    // Lifting the requirement with a wrong password: refused (403), and back to the console too.
+    const wrong = await submit(browser, '/company', '/company/policy', { trustedDeviceDays: '14', password: 'not-the-password' });
+    expect(wrong.status).toBe(403);
+    expect(wrong.text).toContain('href="/company"');
+    expect((await browser.get('/api/v1/company/policy')).body.policy).toMatchObject({ requireAuthorization: true });
   });
 
   it('answers 403 to an employee and sends a visitor to log in', async () => {

@@ -42,7 +42,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
       // Back to the console from a refused form (a wrong password, say); to the account when the console itself is refused.
-      const back = mapped.status === 403 ? { href: '/account', text: 'account.title' as const } : { href: '/company', text: 'company.title' as const };
+      const back = mapped.body.error === 'forbidden' ? { href: '/account', text: 'account.title' as const } : { href: '/company', text: 'company.title' as const };
       return message(request, reply, mapped.status, refusalText(mapped.body), refusalText(mapped.body), back.href, (t) => t(back.text), active.user.locale);
     }
   };
