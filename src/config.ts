@@ -124,6 +124,8 @@ const url = (protocols: string[]) =>
 const secretField = (min: number) =>
   z
     .string()
+    // A trailing newline (a secret file mounted as a variable) is not part of the secret.
+    .trim()
     .min(min, `must be at least ${min} characters`)
     .refine((value) => !/\s/.test(value) && new Set(value).size >= 8, 'must be random: no spaces, at least 8 different characters (for example from `openssl rand -base64 48`)');
 

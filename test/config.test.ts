@@ -94,6 +94,10 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...complete, DOORMAN_PUBLIC_URL: 'http://id.example' })).toThrow(/https/);
   });
 
+  it('a secret read from a file keeps no trailing newline', () => {
+    expect(loadConfig({ ...base, DOORMAN_SECRET: 'Vq3t0xYb8LmN2pRs5wZk7cHd9fJg1hAe4uIo6\n' }).secret).toBe('Vq3t0xYb8LmN2pRs5wZk7cHd9fJg1hAe4uIo6');
+  });
+
   it('https public URLs make cookies secure', () => {
     expect(loadConfig({ ...base, DOORMAN_PUBLIC_URL: 'https://id.example' }).secureCookies).toBe(true);
   });
