@@ -105,7 +105,8 @@ export function requestInfo(request: FastifyRequest): RequestInfo {
  * believed: the proxy's own address stands instead, in limits, logs and e-mails alike.
  */
 export function clientIp(request: FastifyRequest): string {
-  const forwarded = request.ip;
+  // A zone (`fe80::1%eth0`) names an interface of the sender's host, means nothing here, and may be any text.
+  const forwarded = request.ip.split('%')[0]!;
   if (isIP(forwarded)) return forwarded;
   // Some proxies append the client's port: `1.2.3.4:5678`, `[2001:db8::1]:443`.
   const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(forwarded) ?? /^\[([0-9a-fA-F:.]+)\](?::\d{1,5})?$/.exec(forwarded);

@@ -72,6 +72,8 @@ describe('with DOORMAN_TRUST_PROXY naming the proxy', () => {
   it('a forwarded address with a port is recorded without the port', async () => {
     expect((await signInFrom(doorman, '203.0.113.8:51234')).ip).toBe('203.0.113.8');
     expect((await signInFrom(doorman, '[2001:db8::7]:443')).ip).toBe('2001:db8::7');
+    // A zone is any text a client may have written: not recorded.
+    expect((await signInFrom(doorman, 'fe80::1%Call-support-555')).ip).toBe('fe80::1');
   });
 
   it.each(['garbage', '<b>x</b>', '999.1.1.1'])('a forwarded value that is not an address (%j) is not believed: the proxy address stands', async (value) => {
