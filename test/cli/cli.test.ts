@@ -105,24 +105,36 @@ describe('doorman CLI', () => {
     expect(await threadsOf(CLI)).toBe(unsized - 4 + Math.max(2, availableParallelism()));
   });
 
-  it('demo with an SMTP server set names it instead of a mailbox that is not there', async () => {
-    const port = await freePort();
-    const smtpPort = await freePort();
-    const child = spawn(process.execPath, [CLI, 'demo'], {
-      env: { ...env, DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo-smtp.sqlite'), DOORMAN_SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
-    });
+  /** Starts `doorman demo` and waits until its banner has printed as far as `until`. */
+  async function startDemo(extraEnv: NodeJS.ProcessEnv, until: RegExp) {
+    const child = spawn(process.execPath, [CLI, 'demo'], { env: { ...env, ...extraEnv } });
+    let out = '';
     try {
-      let out = '';
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`demo did not start: ${out}`)), 20_000);
         child.stdout.on('data', (chunk: Buffer) => {
           out += chunk.toString();
-          if (/DOORMAN_SMTP_URL|Dev mailbox/.test(out)) {
+          if (until.test(out)) {
             clearTimeout(timer);
             resolve();
           }
         });
       });
+    } catch (error) {
+      child.kill('SIGTERM');
+      throw error;
+    }
+    return { child, out };
+  }
+
+  it('demo with an SMTP server set names it instead of a mailbox that is not there', async () => {
+    const port = await freePort();
+    const smtpPort = await freePort();
+    const { child, out } = await startDemo(
+      { DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo-smtp.sqlite'), DOORMAN_SMTP_URL: `smtp://127.0.0.1:${smtpPort}` },
+      /DOORMAN_SMTP_URL|Dev mailbox/,
+    );
+    try {
       expect(out).toContain('go out through DOORMAN_SMTP_URL');
       expect(out).not.toContain('/dev/mailbox');
     } finally {
@@ -132,19 +144,8 @@ describe('doorman CLI', () => {
 
   it('demo seeds Acme Logistics, prints the accounts and the mailbox, and serves', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'demo'], { env: { ...env, DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo.sqlite') } });
+    const { child, out } = await startDemo({ DOORMAN_PORT: String(port), DOORMAN_DATABASE_URL: join(dir, 'demo.sqlite') }, /Dev mailbox/);
     try {
-      let out = '';
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`demo did not start: ${out}`)), 20_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('Dev mailbox')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
       expect(out).toMatch(/anna@acme\.example\s+password: \S+/);
       expect(out).toMatch(/piotr@acme\.example/);
       expect(out).toMatch(/ewa@acme\.example/);
