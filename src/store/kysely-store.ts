@@ -1,5 +1,5 @@
 // The Store of flows/ports.ts on Kysely; identical SQL for SQLite and PostgreSQL except where noted.
-import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import type { Channel } from '../domain/policy.js';
 import { newId } from '../domain/tokens.js';
 import type {
@@ -616,24 +616,21 @@ export class KyselyStore implements Store {
     return row !== undefined;
   }
 
-  async holdUnlockedAccount(userId: string, now: number): Promise<boolean> {
-    // A no-op UPDATE takes the row lock on PostgreSQL; SQLite runs one write transaction at a time anyway.
-    const row = await this.db
-      .updateTable('users')
-      .set((eb) => ({ updatedAt: eb.ref('updatedAt') }))
-      .where('id', '=', userId)
-      .where((eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]))
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+  holdUnlockedAccount(userId: string, now: number): Promise<boolean> {
+    return this.holdUser(userId, (eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]));
   }
 
-  async holdPassword(userId: string, passwordHash: string): Promise<boolean> {
+  holdPassword(userId: string, passwordHash: string): Promise<boolean> {
+    return this.holdUser(userId, (eb) => eb('passwordHash', '=', passwordHash));
+  }
+
+  /** Holds the account row while `condition` holds on it: a no-op UPDATE takes the row lock on PostgreSQL; SQLite runs one write transaction at a time anyway. */
+  private async holdUser(userId: string, condition: (eb: ExpressionBuilder<Database, 'users'>) => Expression<SqlBool>): Promise<boolean> {
     const row = await this.db
       .updateTable('users')
       .set((eb) => ({ updatedAt: eb.ref('updatedAt') }))
       .where('id', '=', userId)
-      .where('passwordHash', '=', passwordHash)
+      .where(condition)
       .returning('id')
       .executeTakeFirst();
     return row !== undefined;
