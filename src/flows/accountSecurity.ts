@@ -27,7 +27,7 @@ export async function revokeDevice(ctx: FlowContext, owner: UserRecord, linkId: 
   await ctx.store.transaction(async (tx) => {
     await tx.revokeAccountDevice(link.id, now);
     await tx.revokeSessionsOfAccountDevice(link.id, now);
-    await tx.recordAudit({ event: 'device_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, deviceId: link.id, detail: { by: actor.kind, actorId: actor.userId } }, now);
+    await tx.recordAudit({ event: 'device_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, userAgent: request.userAgent, deviceId: link.id, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }
 
@@ -40,7 +40,7 @@ export async function revokeAllDevices(ctx: FlowContext, owner: UserRecord, acto
     await tx.expireOpenChallenges(owner.id);
     await tx.revokeAllTrust(owner.id, now);
     await tx.revokeUserSessions(owner.id, now);
-    await tx.recordAudit({ event: 'all_devices_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
+    await tx.recordAudit({ event: 'all_devices_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, userAgent: request.userAgent, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }
 
@@ -50,7 +50,7 @@ export async function revokeSession(ctx: FlowContext, owner: UserRecord, session
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
     await tx.revokeSession(session.id, now);
-    await tx.recordAudit({ event: 'session_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
+    await tx.recordAudit({ event: 'session_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, userAgent: request.userAgent, deviceId: session.accountDeviceId, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }
 
@@ -59,7 +59,7 @@ export async function revokeAllSessions(ctx: FlowContext, owner: UserRecord, act
   await ctx.store.transaction(async (tx) => {
     await tx.expireOpenChallenges(owner.id);
     await tx.revokeUserSessions(owner.id, now);
-    await tx.recordAudit({ event: 'all_sessions_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, detail: { by: actor.kind, actorId: actor.userId } }, now);
+    await tx.recordAudit({ event: 'all_sessions_revoked', outcome: 'success', userId: owner.id, companyId: owner.companyId, ip: request.ip, userAgent: request.userAgent, detail: { by: actor.kind, actorId: actor.userId } }, now);
   });
 }
 
@@ -98,7 +98,7 @@ export async function setAuthorization(
     if (user.twoFactorEnabledAt === null) {
       await ctx.store.transaction(async (tx) => {
         await tx.updateUser(user.id, { twoFactorEnabledAt: now }, now);
-        await tx.recordAudit({ event: 'authorization_enabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { by: 'user' } }, now);
+        await tx.recordAudit({ event: 'authorization_enabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { by: 'user' } }, now);
       });
     }
     return { enabled: true };
@@ -128,7 +128,7 @@ export async function setAuthorization(
         },
         now,
       );
-      await tx.recordAudit({ event: 'authorization_off_requested', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip }, now);
+      await tx.recordAudit({ event: 'authorization_off_requested', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent }, now);
     });
     ctx.messagesQueued();
     return { enabled: true, codeSent: 'email' };
@@ -142,7 +142,7 @@ export async function setAuthorization(
       { channel: 'email', template: AUTHORIZATION_DISABLED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
       now,
     );
-    await tx.recordAudit({ event: 'authorization_disabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { by: 'user' } }, now);
+    await tx.recordAudit({ event: 'authorization_disabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { by: 'user' } }, now);
     return true;
   });
   if (!done) throw tooManyAttempts({ attemptsLeft: 0 });
@@ -161,7 +161,7 @@ export async function checkPassword(ctx: FlowContext, user: UserRecord, password
     await ctx.reauthLimit.refund(user.id);
     return;
   }
-  await ctx.store.recordAudit({ event: 'reauth_failed', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip }, ctx.clock.now());
+  await ctx.store.recordAudit({ event: 'reauth_failed', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent }, ctx.clock.now());
   throw wrongPassword();
 }
 
@@ -182,7 +182,7 @@ export async function changePassword(ctx: FlowContext, active: ActiveSession, cu
       { channel: 'email', template: PASSWORD_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
       now,
     );
-    await tx.recordAudit({ event: 'password_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { reason: 'user' } }, now);
+    await tx.recordAudit({ event: 'password_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { reason: 'user' } }, now);
   });
   ctx.messagesQueued();
 }

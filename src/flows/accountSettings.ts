@@ -14,6 +14,6 @@ export async function setNotificationPreference(ctx: FlowContext, active: Active
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
     await tx.updateUser(active.user.id, { notificationPreference: preference }, now);
-    await tx.recordAudit({ event: 'notification_preference_changed', outcome: 'success', userId: active.user.id, companyId: active.user.companyId, ip: request.ip, detail: { preference } }, now);
+    await tx.recordAudit({ event: 'notification_preference_changed', outcome: 'success', userId: active.user.id, companyId: active.user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { preference } }, now);
   });
 }

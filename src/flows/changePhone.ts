@@ -37,7 +37,7 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
   const keys = sendLimitKeys('sms', { id: user.id, phone: check.e164 }, request.ip);
   const budget = await ctx.sendLimits.consume(keys);
   if (!budget.allowed) {
-    await ctx.store.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { channel: 'sms', limit: budget.limit, purpose: 'phone_change' } }, now);
+    await ctx.store.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { channel: 'sms', limit: budget.limit, purpose: 'phone_change' } }, now);
     throw sendLimitRefusal(budget.limit, budget.retryAfterSeconds);
   }
   const change: PhoneChangeRecord = { id: newId(), userId: user.id, phone: check.e164, createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null };
@@ -53,7 +53,7 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
       },
       now,
     );
-    await tx.recordAudit({ event: 'phone_change_started', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { callingCode: check.callingCode } }, now);
+    await tx.recordAudit({ event: 'phone_change_started', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { callingCode: check.callingCode } }, now);
   });
   ctx.messagesQueued();
   return { destination: maskPhone(check.e164), expiresAt: new Date(change.expiresAt).toISOString() };
@@ -70,7 +70,7 @@ export async function confirmPhoneChange(ctx: FlowContext, active: ActiveSession
       { channel: 'email', template: PHONE_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, phone: maskPhone(change.phone), ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
       now,
     );
-    await tx.recordAudit({ event: 'phone_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip }, now);
+    await tx.recordAudit({ event: 'phone_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent }, now);
     return true;
   });
   if (!done) throw noConfirmation();
@@ -89,7 +89,7 @@ export async function removePhone(ctx: FlowContext, active: ActiveSession, passw
       { channel: 'email', template: PHONE_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, phone: null, ip: request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
       now,
     );
-    await tx.recordAudit({ event: 'phone_removed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip }, now);
+    await tx.recordAudit({ event: 'phone_removed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent }, now);
   });
   ctx.messagesQueued();
 }

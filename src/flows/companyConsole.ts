@@ -79,7 +79,7 @@ export async function updatePolicy(
   if (changes.requireAuthorization === false && active.company.requireVerificationAt !== null) {
     await checkPassword(ctx, active.user, password ?? '', request);
   }
-  return applyCompanyPolicy(ctx, active.user.companyId, changes, { by: 'company', userId: active.user.id, ip: request.ip });
+  return applyCompanyPolicy(ctx, active.user.companyId, changes, { by: 'company', userId: active.user.id, ip: request.ip, userAgent: request.userAgent });
 }
 
 /** Changes a company's policy, by its representative or by the operator; audited either way. */
@@ -87,7 +87,7 @@ export async function applyCompanyPolicy(
   ctx: FlowContext,
   companyId: string,
   changes: PolicyChanges,
-  actor: { by: 'company' | 'operator'; userId?: string; ip?: string },
+  actor: { by: 'company' | 'operator'; userId?: string; ip?: string; userAgent?: string },
 ): Promise<PolicyView> {
   const company = await ctx.store.findCompany(companyId);
   if (!company) throw notFound();
@@ -110,6 +110,7 @@ export async function applyCompanyPolicy(
         userId: actor.userId ?? null,
         companyId: company.id,
         ip: actor.ip ?? null,
+        userAgent: actor.userAgent ?? null,
         detail: { by: actor.by, requireAuthorization: changes.requireAuthorization ?? null, trustedDeviceDays: changes.trustedDeviceDays ?? null, smsAllowed: changes.smsAllowed ?? null },
       },
       now,

@@ -85,7 +85,7 @@ export async function completeSignIn(ctx: FlowContext, tx: Store, input: Complet
       outcome: 'success',
       userId: user.id,
       companyId: user.companyId,
-      ip: request.ip,
+      ip: request.ip, userAgent: request.userAgent,
       deviceId: link.id,
       detail: { newDevice, verified: input.verified, trusted: session.trusted },
     },

@@ -47,7 +47,7 @@ export async function checkConfirmationCode(
         now,
       );
     }
-    await tx.recordAudit({ event: 'confirmation_code', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { purpose, attempts } }, now);
+    await tx.recordAudit({ event: 'confirmation_code', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { purpose, attempts } }, now);
     return attempts;
   });
   ctx.messagesQueued();

@@ -107,7 +107,10 @@ export interface AuditEvent {
   userId?: string | null;
   companyId?: string | null;
   ip?: string | null;
+  /** The account's device link, where the event concerns one. */
   deviceId?: string | null;
+  /** The browser's User-Agent, for every event a request caused. */
+  userAgent?: string | null;
   detail?: Record<string, string | number | boolean | null>;
 }
 

@@ -42,7 +42,7 @@ export async function confirmSignInReport(ctx: FlowContext, token: string, reque
     // The next sign-in needs the code and a new password, whatever device it comes from.
     await tx.updateUser(user.id, { passwordChangeRequired: true }, now);
     await tx.recordAudit(
-      { event: 'sign_in_reported', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, deviceId: link.id, detail: { reportedIp: link.lastIp } },
+      { event: 'sign_in_reported', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, deviceId: link.id, detail: { reportedIp: link.lastIp } },
       now,
     );
     for (const rep of await tx.listVerifiedRepresentatives(user.companyId)) {

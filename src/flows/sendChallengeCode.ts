@@ -52,7 +52,7 @@ export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: Que
   if (!budget.allowed) {
     // The last send as this request found it: had another send landed since, the claim would have failed.
     await tx.restoreChallengeSend(claimed.id, channel, channel === 'sms' ? input.challenge.smsSentAt : input.challenge.emailSentAt);
-    await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, limit: budget.limit } }, now);
+    await tx.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { channel, limit: budget.limit } }, now);
     return { status: 'over_budget', refusal: sendLimitRefusal(budget.limit, budget.retryAfterSeconds) };
   }
   const recipient = channel === 'sms' ? user.phone : user.email;
@@ -68,7 +68,7 @@ export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: Que
     },
     now,
   );
-  await tx.recordAudit({ event: 'code_sent', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } }, now);
+  await tx.recordAudit({ event: 'code_sent', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { channel } }, now);
   return { status: 'sent', challenge: claimed };
 }
 
@@ -84,7 +84,7 @@ export async function sendChallengeCode(ctx: FlowContext, input: SendCodeInput):
   if (!availableChannels(user, sms).has(input.channel)) {
     const reason = input.channel === 'sms' ? smsUnavailableReason(user, sms) : undefined;
     await ctx.store.recordAudit(
-      { event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel: input.channel, reason: reason ?? 'unavailable' } },
+      { event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { channel: input.channel, reason: reason ?? 'unavailable' } },
       ctx.clock.now(),
     );
     throw channelUnavailable({ channel: input.channel, reason });

@@ -38,6 +38,6 @@ export async function signOut(ctx: FlowContext, active: ActiveSession, request: 
   const now = ctx.clock.now();
   await ctx.store.transaction(async (tx) => {
     await tx.revokeSession(active.session.id, now);
-    await tx.recordAudit({ event: 'sign_out', outcome: 'success', userId: active.user.id, companyId: active.user.companyId, ip: request.ip, deviceId: active.link.id }, now);
+    await tx.recordAudit({ event: 'sign_out', outcome: 'success', userId: active.user.id, companyId: active.user.companyId, ip: request.ip, userAgent: request.userAgent, deviceId: active.link.id }, now);
   });
 }

@@ -43,7 +43,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   if (!user || !passwordOk) {
     await store.transaction(async (tx) => {
       await tx.recordAudit(
-        { event: 'sign_in', outcome: 'failure', userId: user?.id ?? null, companyId: user?.companyId ?? null, ip: input.request.ip, detail: { reason: 'invalid_credentials' } },
+        { event: 'sign_in', outcome: 'failure', userId: user?.id ?? null, companyId: user?.companyId ?? null, ip: input.request.ip, userAgent: input.request.userAgent, detail: { reason: 'invalid_credentials' } },
         now,
       );
       if (user) await recordFailedSignIn(tx, user, input.request, now, 'invalid_password');
@@ -81,7 +81,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
 
   if (isVerificationLocked(user.verificationLockedUntil, now)) {
     await store.transaction(async (tx) => {
-      await tx.recordAudit({ event: 'sign_in', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'verification_locked' } }, now);
+      await tx.recordAudit({ event: 'sign_in', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { reason: 'verification_locked' } }, now);
       await recordFailedSignIn(tx, user, input.request, now, 'verification_locked');
     });
     throw verificationLockedUntil(user.verificationLockedUntil, now);
@@ -128,7 +128,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
       const channel = firstChannel(user.preferredChannel, availableChannels(user, smsFor(ctx, company)));
       challenge = (await sendFirstCode(ctx, tx, { now, challenge, user, channel, request: input.request })) ?? challenge;
       await tx.recordAudit(
-        { event: 'challenge_opened', outcome: 'info', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel } },
+        { event: 'challenge_opened', outcome: 'info', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { channel } },
         now,
       );
     }

@@ -62,9 +62,9 @@ export async function verifyChallengeCode(ctx: FlowContext, input: VerifyInput):
         { channel: 'email', template: PASSWORD_CHANGED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: input.request.ip, at: new Date(now).toISOString(), timeZone: user.timeZone } },
         now,
       );
-      await tx.recordAudit({ event: 'password_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { reason: 'reported_sign_in' } }, now);
+      await tx.recordAudit({ event: 'password_changed', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { reason: 'reported_sign_in' } }, now);
     }
-    await tx.recordAudit({ event: 'code_verified', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, detail: { channel, trustDevice: input.trustDevice } }, now);
+    await tx.recordAudit({ event: 'code_verified', outcome: 'success', userId: user.id, companyId: user.companyId, ip: input.request.ip, userAgent: input.request.userAgent, detail: { channel, trustDevice: input.trustDevice } }, now);
     return completeSignIn(ctx, tx, {
       user,
       company,
@@ -102,9 +102,9 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
         { channel: 'email', template: VERIFICATION_LOCKED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString() } },
         now,
       );
-      await tx.recordAudit({ event: 'verification_locked', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { failures } }, now);
+      await tx.recordAudit({ event: 'verification_locked', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { failures } }, now);
     }
-    await tx.recordAudit({ event: 'code_verified', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, detail: { attempts } }, now);
+    await tx.recordAudit({ event: 'code_verified', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { attempts } }, now);
     await recordFailedSignIn(tx, user, request, now, 'invalid_code');
     return { attempts, lockedNow, accountLocked: false };
   });

@@ -827,6 +827,7 @@ export class KyselyStore implements Store {
         companyId: event.companyId ?? null,
         ip: event.ip ?? null,
         deviceId: event.deviceId ?? null,
+        userAgent: event.userAgent ?? null,
         detail: event.detail ? JSON.stringify(event.detail) : null,
       })
       .execute();

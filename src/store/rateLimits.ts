@@ -11,7 +11,8 @@ export interface LimitSpec {
   durationSeconds: number;
 }
 
-export type LimitDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+/** `firstRefusal`: this is the refusal that went one past the budget (worth recording once, not on every request of a flood). */
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; firstRefusal: boolean };
 
 export interface Limiter {
   /** Counts one event; refused once the budget for the window is spent. */
@@ -33,13 +34,13 @@ function wrap(limiter: RateLimiterAbstract, points: number): Limiter {
         await limiter.consume(key);
         return { allowed: true };
       } catch (error) {
-        if (error instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: retryAfter(error.msBeforeNext) };
+        if (error instanceof RateLimiterRes) return { allowed: false, retryAfterSeconds: retryAfter(error.msBeforeNext), firstRefusal: error.consumedPoints === points + 1 };
         throw error;
       }
     },
     async check(key) {
       const state = await limiter.get(key);
-      if (state && state.consumedPoints >= points) return { allowed: false, retryAfterSeconds: retryAfter(state.msBeforeNext) };
+      if (state && state.consumedPoints >= points) return { allowed: false, retryAfterSeconds: retryAfter(state.msBeforeNext), firstRefusal: false };
       return { allowed: true };
     },
     async refund(key) {

@@ -96,6 +96,7 @@ export interface AuditEventsTable {
   companyId: string | null;
   ip: string | null;
   deviceId: string | null;
+  userAgent: string | null;
   detail: string | null;
 }
 

@@ -12,9 +12,14 @@ import { ipLimitKey } from '../domain/ipKey.js';
 import { normalizeEmail } from '../store/kysely-store.js';
 import type { WebDeps } from './deps.js';
 import { requestInfo } from './security.js';
+import { auditRateLimited, type RateLimitedStep } from '../flows/rateLimitAudit.js';
+import type { LimitDecision } from '../store/rateLimits.js';
 
-function refuse(decision: { allowed: boolean; retryAfterSeconds?: number }): void {
-  if (!decision.allowed) throw rateLimited({ retryAfter: decision.retryAfterSeconds });
+/** Answers 429 when the limit refused; the refusal that first went past the budget is audited. */
+async function refuse(deps: WebDeps, decision: LimitDecision, audit: RateLimitedStep): Promise<void> {
+  if (decision.allowed) return;
+  if (decision.firstRefusal) await auditRateLimited(deps.ctx, audit);
+  throw rateLimited({ retryAfter: decision.retryAfterSeconds });
 }
 
 function isCode(error: unknown, code: string): boolean {
@@ -34,11 +39,11 @@ export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply
   const accountKey = normalizeEmail(email);
   // Counted before the password is checked, so a burst of parallel guesses cannot outrun the limit;
   // a right password gives the points back, since only failures should use up a budget.
-  refuse(await limiters.loginPerIp.consume(ipKey));
+  await refuse(deps, await limiters.loginPerIp.consume(ipKey), { step: 'password', limit: 'loginPerIp', request: info, email });
   const account = await limiters.loginFailuresPerAccount.consume(accountKey);
   if (!account.allowed) {
     await limiters.loginPerIp.refund(ipKey);
-    refuse(account);
+    await refuse(deps, account, { step: 'password', limit: 'loginFailuresPerAccount', request: info, email });
   }
   let result: SignInResult;
   try {
@@ -64,7 +69,7 @@ export function browserTokens(deps: WebDeps, request: FastifyRequest) {
 export async function sendStep(deps: WebDeps, request: FastifyRequest, channel: Channel): Promise<ChallengeView> {
   const info = requestInfo(request);
   const ipKey = ipLimitKey(info.ip);
-  refuse(await deps.limiters.sendsPerIp.consume(ipKey));
+  await refuse(deps, await deps.limiters.sendsPerIp.consume(ipKey), { step: 'send', limit: 'sendsPerIp', request: info, tokens: browserTokens(deps, request) });
   try {
     return await sendChallengeCode(deps.ctx, { ...browserTokens(deps, request), channel, request: info });
   } catch (error) {
@@ -84,7 +89,7 @@ export async function verifyStep(
   const info = requestInfo(request);
   const ipKey = ipLimitKey(info.ip);
   // Counted first and given back unless the code was wrong, so parallel guesses cannot outrun the limit.
-  refuse(await deps.limiters.codeFailuresPerIp.consume(ipKey));
+  await refuse(deps, await deps.limiters.codeFailuresPerIp.consume(ipKey), { step: 'code', limit: 'codeFailuresPerIp', request: info, tokens: browserTokens(deps, request) });
   try {
     const done = await verifyChallengeCode(deps.ctx, { ...browserTokens(deps, request), code, trustDevice, newPassword, request: info });
     setSignedInCookies(deps, reply, done);

@@ -4,6 +4,19 @@ import { startDoorman, type Running } from '../helpers/harness.js';
 
 let doorman: Running;
 
+/** The audit rows of refused sign-in steps, with the limit that refused each. */
+async function rateLimitedAudits(event: string) {
+  const rows = await doorman.doorman.database.db
+    .selectFrom('auditEvents')
+    .select(['userId', 'ip', 'userAgent', 'detail'])
+    .where('event', '=', event)
+    .where('outcome', '=', 'failure')
+    .execute();
+  return rows
+    .map((row) => ({ ...row, detail: JSON.parse(row.detail ?? '{}') as Record<string, unknown> }))
+    .filter((row) => row.detail.reason === 'rate_limited');
+}
+
 beforeAll(async () => {
   doorman = await startDoorman({
     DOORMAN_RATE_LOGIN_PER_IP_PER_MINUTE: '30',
@@ -22,6 +35,15 @@ describe('rate limits', () => {
     expect(limited.status).toBe(429);
     expect(limited.body.error).toBe('rate_limited');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // Refused again: the audit log holds the first refusal only, naming the account, the IP and the browser.
+    expect((await doorman.browser('Refused/2.0').post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(429);
+    const audited = (await rateLimitedAudits('sign_in')).filter((row) => row.detail.limit === 'loginFailuresPerAccount');
+    expect(audited).toEqual([{ userId: user.id, ip: '127.0.0.1', userAgent: expect.stringContaining('Chrome/126.0'), detail: { reason: 'rate_limited', limit: 'loginFailuresPerAccount' } }]);
+    // Each wrong password is audited with the browser that sent it.
+    const wrong = await doorman.doorman.database.db.selectFrom('auditEvents').select(['userAgent', 'ip']).where('userId', '=', user.id).where('event', '=', 'sign_in').where('detail', 'like', '%invalid_credentials%').execute();
+    expect(wrong).toHaveLength(10);
+    expect(wrong.every((row) => row.userAgent?.includes('Chrome/126.0') && row.ip === '127.0.0.1')).toBe(true);
   });
 
   it('successful sign-ins do not use up the per-IP budget', async () => {
@@ -38,5 +60,28 @@ describe('rate limits', () => {
     }
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(30);
     expect(statuses.at(-1)).toBe(429);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(1);
+    // One audit row for the flood, not one per refused request; no account is named by these addresses.
+    const audited = (await rateLimitedAudits('sign_in')).filter((row) => row.detail.limit === 'loginPerIp');
+    expect(audited).toEqual([{ userId: null, ip: '127.0.0.1', userAgent: expect.stringContaining('Chrome/126.0'), detail: { reason: 'rate_limited', limit: 'loginPerIp' } }]);
+  });
+});
+
+describe('rate-limited code entry', () => {
+  let strict: Running;
+  beforeAll(async () => {
+    strict = await startDoorman({ DOORMAN_RATE_CODE_FAILURES_PER_IP_PER_MINUTE: '2' });
+  });
+  afterAll(async () => strict?.close());
+
+  it('the refusal is audited once, naming the account of the browser’s challenge', async () => {
+    const user = await strict.addUser({ twoFactor: true });
+    const browser = strict.browser();
+    expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+    // A one-digit code is always wrong, and counts as a wrong entry.
+    for (let i = 0; i < 2; i++) expect((await browser.post('/api/v1/login/challenge/verify', { code: '1' })).status).toBe(400);
+    for (let i = 0; i < 3; i++) expect((await browser.post('/api/v1/login/challenge/verify', { code: '1' })).status).toBe(429);
+    const rows = await strict.doorman.database.db.selectFrom('auditEvents').select(['event', 'userId', 'detail']).where('detail', 'like', '%rate_limited%').execute();
+    expect(rows).toEqual([{ event: 'code_verified', userId: user.id, detail: JSON.stringify({ reason: 'rate_limited', limit: 'codeFailuresPerIp' }) }]);
   });
 });
