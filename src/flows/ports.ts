@@ -329,6 +329,8 @@ export interface SessionStore {
   findSessionContext(tokenHash: string): Promise<SessionContext | undefined>;
   touchSession(id: string, now: number): Promise<void>;
   revokeSession(id: string, now: number): Promise<void>;
+  /** Ends the session behind a cookie if it is the given user's (a browser signing in again replaces its session). */
+  revokeSessionByToken(tokenHash: string, userId: string, now: number): Promise<void>;
   revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void>;
   /** Ends every session of the user except `keepSessionId`. */
   revokeUserSessions(userId: string, now: number, keepSessionId?: string): Promise<void>;

@@ -71,7 +71,9 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
     const done = await store.transaction(async (tx) => {
       // The password was checked against the hash read before; if it has changed since, this sign-in ends here.
       if (!(await tx.holdPassword(user.id, user.passwordHash))) throw invalidCredentials();
+      // The browser's session of this account, if it had one, is replaced by the new one.
       if (liveSessionId !== undefined) await tx.revokeSession(liveSessionId, now);
+      else if (isTokenShaped(input.sessionToken)) await tx.revokeSessionByToken(hashToken(input.sessionToken), user.id, now);
       return completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false });
     });
     // Only a new device queues a notice; a known one leaves the outbox alone.

@@ -734,6 +734,10 @@ export class KyselyStore implements Store {
     await this.db.updateTable('sessions').set({ revokedAt: now }).where('id', '=', id).where('revokedAt', 'is', null).execute();
   }
 
+  async revokeSessionByToken(tokenHash: string, userId: string, now: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ revokedAt: now }).where('tokenHash', '=', tokenHash).where('userId', '=', userId).where('revokedAt', 'is', null).execute();
+  }
+
   async revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void> {
     await this.db.updateTable('sessions').set({ revokedAt: now }).where('accountDeviceId', '=', accountDeviceId).where('revokedAt', 'is', null).execute();
   }

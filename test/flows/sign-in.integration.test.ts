@@ -210,6 +210,28 @@ describe('trusted and untrusted browsers', () => {
     expect(codeMails(user.email)).toHaveLength(1);
   });
 
+  it('a trusted browser signing in again while signed in gets a new session; its old one ends', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email), true)).status).toBe(200);
+    const oldSession = [...browser.cookies].find(([name]) => name.endsWith('doorman_session'))!;
+    expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+    const newSession = [...browser.cookies].find(([name]) => name.endsWith('doorman_session'))!;
+    expect(newSession[1]).not.toBe(oldSession[1]);
+    expect((await browser.get('/api/v1/session')).status).toBe(200);
+    const stale = doorman.browser();
+    stale.cookies.set(oldSession[0], oldSession[1]);
+    expect((await stale.get('/api/v1/session')).status).toBe(401);
+    // Signing in to another account on this browser leaves this account's session alone: it is not that account's to end.
+    const other = await doorman.addUser({ twoFactor: false });
+    const current = doorman.browser();
+    current.cookies.set(newSession[0], newSession[1]);
+    expect((await current.post('/api/v1/login', { email: other.email, password: other.password })).body.status).toBe('authenticated');
+    const kept = doorman.browser();
+    kept.cookies.set(newSession[0], newSession[1]);
+    expect((await kept.get('/api/v1/session')).body.user.email).toBe(user.email);
+  });
+
   it('an untrusted browser needs a code again in a new browser session', async () => {
     const user = await doorman.addUser();
     const browser = doorman.browser();
