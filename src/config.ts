@@ -108,14 +108,28 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
-const url = (protocols: string[]) =>
-  z.string().refine((value) => {
+/** A URL with one of the protocols and a host; `check` says what else is wrong with it, if anything. */
+const url = (protocols: string[], check: (parsed: URL) => string | undefined = () => undefined) =>
+  z.string().superRefine((value, issue) => {
+    let parsed: URL;
     try {
-      return protocols.includes(new URL(value).protocol);
+      parsed = new URL(value);
     } catch {
-      return false;
+      parsed = new URL('invalid:');
     }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    const problem = !protocols.includes(parsed.protocol) || !parsed.hostname ? `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')} and naming a host` : check(parsed);
+    if (problem) issue.addIssue({ code: 'custom', message: problem });
+  });
+
+/** The query parameters a URL may carry, with the values each may take (undefined: any value). */
+const onlyParameters = (allowed: Record<string, readonly string[] | undefined>) => (parsed: URL) => {
+  for (const [name, value] of parsed.searchParams) {
+    const values = allowed[name];
+    if (!(name in allowed)) return `has an unknown parameter "${name}" (known: ${Object.keys(allowed).join(', ') || 'none'})`;
+    if (values && !values.includes(value)) return `parameter "${name}" may only be ${values.join(' or ')}`;
+  }
+  return undefined;
+};
 
 /**
  * A secret must be random: codes and links are derived from DOORMAN_SECRET, and the admin token opens
@@ -136,12 +150,15 @@ const fields = {
     .refine((value) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || /^(postgres(ql)?|sqlite|file):\/\//i.test(value), 'must be postgres://…, or an SQLite file path'),
   DOORMAN_PORT: int(0, 65535),
   DOORMAN_HOST: z.string().min(1),
-  DOORMAN_PUBLIC_URL: url(['http:', 'https:']),
+  // Pages, cookies (`__Host-`, Path=/) and links all live at the root of one origin.
+  DOORMAN_PUBLIC_URL: url(['http:', 'https:'], (parsed) =>
+    parsed.pathname !== '/' || parsed.search || parsed.hash || parsed.username || parsed.password ? 'must be an origin only, such as https://id.example.com (no path, query or user)' : undefined,
+  ),
   DOORMAN_SECRET: secretField(32),
   DOORMAN_ADMIN_TOKEN: secretField(24),
-  DOORMAN_SMTP_URL: url(['smtp:', 'smtps:']),
+  DOORMAN_SMTP_URL: url(['smtp:', 'smtps:'], onlyParameters({ tls: ['insecure'] })),
   DOORMAN_MAIL_FROM: z.string().min(3).regex(/^[^\r\n]+$/, 'must be one line'),
-  DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:']),
+  DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:'], (parsed) => (parsed.protocol === 'smpp:' ? onlyParameters({ source: undefined })(parsed) : undefined)),
   DOORMAN_SMS_SIGNING_KEY: secretField(32),
   DOORMAN_CODE_TTL_SECONDS: int(60, 24 * 60 * 60),
   DOORMAN_RESEND_COOLDOWN_SECONDS: int(0, 60 * 60),

@@ -55,6 +55,16 @@ describe('configuration', () => {
     ['DOORMAN_ADMIN_TOKEN', 'x'.repeat(30)],
     ['DOORMAN_SMS_SIGNING_KEY', 'k'.repeat(40)],
     ['DOORMAN_SMTP_URL', 'http://mail'],
+    ['DOORMAN_SMTP_URL', 'smtp://'],
+    ['DOORMAN_SMTP_URL', 'smtp:mail'],
+    ['DOORMAN_SMTP_URL', 'smtp://mail?tls=off'],
+    ['DOORMAN_SMTP_URL', 'smtp://mail?tsl=insecure'],
+    ['DOORMAN_SMS_URL', 'smpp://'],
+    ['DOORMAN_SMS_URL', 'smpp://sms?tls=insecure'],
+    ['DOORMAN_PUBLIC_URL', 'https://id.example/auth'],
+    ['DOORMAN_PUBLIC_URL', 'https://id.example/?next=x'],
+    ['DOORMAN_PUBLIC_URL', 'https://user:pw@id.example'],
+    ['DOORMAN_PUBLIC_URL', 'https://'],
     ['DOORMAN_SMS_COUNTRIES', 'PL,DE'],
     ['DOORMAN_MAIL_FROM', 'a@b.c\nBcc: x@y.z'],
     ['DOORMAN_DATABASE_URL', 'mysql://db/doorman'],
@@ -64,6 +74,16 @@ describe('configuration', () => {
   ])('%s=%j is refused with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(new RegExp(`^${name}`));
+  });
+
+  it.each([
+    ['DOORMAN_SMTP_URL', 'smtp://mail.example:2525?tls=insecure'],
+    ['DOORMAN_SMTP_URL', 'smtps://user:p%40ss@mail.example'],
+    ['DOORMAN_SMS_URL', 'smpp://system:secret@sms.example:2775?source=Acme'],
+    ['DOORMAN_PUBLIC_URL', 'https://id.example/'],
+    ['DOORMAN_PUBLIC_URL', 'http://127.0.0.1:3000'],
+  ])('%s=%j is accepted', (name, value) => {
+    expect(() => loadConfig({ ...base, [name]: value })).not.toThrow();
   });
 
   it.each(['off', '2', '127.0.0.1', '10.0.0.0/8, ::1', 'loopback, 192.168.0.0/255.255.0.0', 'fd00::/8'])('DOORMAN_TRUST_PROXY=%j is accepted', (value) => {
