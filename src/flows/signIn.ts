@@ -65,7 +65,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   // An untrusted browser signed in to this account right now is authorized for its login session:
   // signing in again there needs no code. The session it had ends; a fresh one is issued. (Looked
   // up only when the browser is not trusted, so a trusted sign-in makes no extra query.)
-  const liveSessionId = !trusted && link && !user.passwordChangeRequired ? await liveSessionOf(ctx, input.sessionToken, link.id, now) : undefined;
+  const liveSessionId = !trusted && requiredSince !== null && link && !user.passwordChangeRequired ? await liveSessionOf(ctx, input.sessionToken, link.id, requiredSince, now) : undefined;
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
   if (!user.passwordChangeRequired && (trusted || liveSessionId !== undefined)) {
     const done = await store.transaction(async (tx) => {
@@ -146,11 +146,15 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   };
 }
 
-/** The id of the live session behind this cookie when it belongs to the given account-device link. */
-async function liveSessionOf(ctx: FlowContext, sessionToken: string | undefined, linkId: string, now: number): Promise<string | undefined> {
+/**
+ * The id of the live session behind this cookie when it belongs to the given account-device link and
+ * began once verification was required: a session from before account authorization was switched on
+ * authorizes nothing (from that moment no device is authorized without a code).
+ */
+async function liveSessionOf(ctx: FlowContext, sessionToken: string | undefined, linkId: string, requiredSince: number, now: number): Promise<string | undefined> {
   if (!isTokenShaped(sessionToken)) return undefined;
   const found = await ctx.store.findSessionContext(hashToken(sessionToken));
-  if (!found || found.link.id !== linkId || !isSessionActive(found.session, now, ctx.policy)) return undefined;
+  if (!found || found.link.id !== linkId || found.session.createdAt <= requiredSince || !isSessionActive(found.session, now, ctx.policy)) return undefined;
   return found.session.id;
 }
 

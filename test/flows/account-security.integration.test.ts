@@ -166,6 +166,29 @@ describe('password and authorization switch', () => {
     expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
   });
 
+  it.each(['the operator, for the user', 'the operator, for the company'])(
+    'switched on by %s: a browser signed in before needs a code to sign in again (its open session runs on)',
+    async (by) => {
+      const companyId = await createCompany(doorman.doorman.ctx, { name: `Co ${Math.random()}` });
+      const user = await doorman.addUser({ companyId, twoFactor: false });
+      const browser = doorman.browser();
+      expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+      clock.advance(60_000);
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      const switched = by.endsWith('user')
+        ? await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, JSON.stringify({ twoFactor: true }), admin)
+        : await doorman.browser().request('PATCH', `/api/v1/admin/companies/${companyId}`, JSON.stringify({ requireAuthorization: true }), admin);
+      expect(switched.status).toBe(200);
+      clock.advance(60_000);
+      expect((await browser.get('/api/v1/session')).status).toBe(200);
+      const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+      expect(again.body.status).toBe('verification_required');
+      // Verified, the browser is authorized for its new login session: signing in there again needs no code.
+      expect((await signInWithCode(browser, user, () => sink.codeFor(user.email), false)).status).toBe(200);
+      expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+    },
+  );
+
   it('switching off is refused when the company requires authorization', async () => {
     const { companyId, repBrowser } = await companyWithRep();
     expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: true })).status).toBe(200);
