@@ -7,7 +7,12 @@ type Parse = (text: string) => PhoneNumber | undefined;
 
 let parse: Parse | undefined;
 
+/** Digits with the usual separators only: libphonenumber would drop anything else (text, an extension, control characters) unseen. */
+const PHONE_TEXT = /^\+?[0-9 ().-]{1,32}$/;
+
+/** A number written with digits and the usual separators only; anything else is no number. */
 export function parsePhoneNumber(text: string): PhoneNumber | undefined {
+  if (!PHONE_TEXT.test(text)) return undefined;
   parse ??= (createRequire(import.meta.url)('libphonenumber-js/max') as { parsePhoneNumberFromString: Parse }).parsePhoneNumberFromString;
   return parse(text);
 }

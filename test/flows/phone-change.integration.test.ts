@@ -66,6 +66,10 @@ describe('phone number changes', () => {
 
   it.each([
     ['malformed', '12345', 'invalid_phone'],
+    ['CR/LF and text after a', '+48601555003\r\nX', 'invalid_phone'],
+    ['an extension after a', '+48 601 555 004 ext 5', 'invalid_phone'],
+    ['a bidi override before a', '\u202e+48601555005', 'invalid_phone'],
+    ['a tel: URI of a', 'tel:+48601555006;foo=<script>', 'invalid_phone'],
     ['a landline', '+48 22 123 45 67', 'not_mobile'],
     ['premium-rate', '+48 701 234 567', 'premium_rate'],
     ['outside the allow-list', '+1 201 555 0123', 'country_not_allowed'],
@@ -74,6 +78,9 @@ describe('phone number changes', () => {
     const reply = await browser.post('/api/v1/me/phone', { phone, password: user.password });
     expect(reply.status).toBe(400);
     expect(reply.body).toMatchObject({ error: 'invalid_phone', reason });
+    // Refused before any send: no SMS budget is used.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(smsc.to(`+${phone.replace(/\D/g, '')}`)).toHaveLength(0);
   });
 
   it('a spent SMS budget refuses the code with a snake_case reason, as on the sign-in path', async () => {
