@@ -105,9 +105,17 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
     }
     // Switching verification on de-authorizes every device from this moment; leaving it on changes nothing.
     if (changes.twoFactor !== undefined) patch.twoFactorEnabledAt = changes.twoFactor ? (user.twoFactorEnabledAt ?? now) : null;
-    if (changes.personalDataVerified !== undefined) {
-      patch.personalDataVerifiedAt = changes.personalDataVerified ? (user.personalDataVerifiedAt ?? now) : null;
-      patch.personalDataVerifiedBy = changes.personalDataVerified ? (user.personalDataVerifiedAt ? user.personalDataVerifiedBy : (changes.verifiedBy ?? 'operator')) : null;
+    // A verification vouches for the name and address it saw: changing either ends it, unless the
+    // same change verifies them again (then it is a new verification, of now).
+    const identityChanged =
+      (changes.name !== undefined && changes.name !== user.displayName) || (changes.email !== undefined && changes.email.toLowerCase() !== user.email.toLowerCase());
+    if (changes.personalDataVerified === true) {
+      const fresh = identityChanged || user.personalDataVerifiedAt === null;
+      patch.personalDataVerifiedAt = fresh ? now : user.personalDataVerifiedAt;
+      patch.personalDataVerifiedBy = fresh ? (changes.verifiedBy ?? 'operator') : user.personalDataVerifiedBy;
+    } else if (changes.personalDataVerified === false || (identityChanged && user.personalDataVerifiedAt !== null)) {
+      patch.personalDataVerifiedAt = null;
+      patch.personalDataVerifiedBy = null;
     }
     await tx.updateUser(id, patch, now);
     if (passwordHash !== undefined) {

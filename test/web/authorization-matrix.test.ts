@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompany } from '../../src/flows/provisioning.js';
 import type { Browser } from '../helpers/httpClient.js';
-import { startDoorman, type Running } from '../helpers/harness.js';
+import { ADMIN_TOKEN, startDoorman, type Running } from '../helpers/harness.js';
 
 let doorman: Running;
 type Who = 'visitor' | 'employee' | 'unverifiedRep' | 'rep' | 'otherRep';
@@ -70,5 +70,24 @@ describe('authorization matrix', () => {
     expect(employees.body.employees.map((e: any) => e.id)).not.toContain(target.id);
     const signIns = await browsers.otherRep.get('/api/v1/company/sign-ins');
     expect(signIns.body.signIns.every((s: any) => s.employee.id !== target.id)).toBe(true);
+  });
+});
+
+describe("a representative's verified personal data", () => {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  it.each([
+    ['a new name', { name: 'Completely Different Person' }, 403],
+    ['a new e-mail address', { email: 'someone-else@acme.example' }, 403],
+    ['a new name verified again in the same change', { name: 'Renamed Rep', personalDataVerified: true, verifiedBy: 'HR desk' }, 200],
+    ['a change of locale only', { locale: 'pl' }, 200],
+  ])('after %s the console answers %s', async (_name, patch, status) => {
+    const companyId = await createCompany(doorman.doorman.ctx, { name: `Rep Co ${Math.random()}` });
+    const rep = await doorman.addUser({ companyId, role: 'authorized', personalDataVerified: true, twoFactor: false });
+    const browser = doorman.browser();
+    expect((await browser.post('/api/v1/login', { email: rep.email, password: rep.password })).status).toBe(200);
+    expect((await browser.get('/api/v1/company/policy')).status).toBe(200);
+    expect((await doorman.browser().request('PATCH', `/api/v1/admin/users/${rep.id}`, patch, admin)).status).toBe(200);
+    expect((await browser.get('/api/v1/company/policy')).status).toBe(status);
   });
 });
