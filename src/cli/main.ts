@@ -8,7 +8,7 @@ import { DoormanError } from '../flows/errors.js';
 import { openDatabase } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { loggerOptions } from '../web/app.js';
-import { emailField, localeField, nameField, newPasswordField, phoneField, roleField } from '../web/validation.js';
+import { emailField, localeField, nameField, newEmailField, newPasswordField, phoneField, roleField } from '../web/validation.js';
 import { sendDailyDigests } from '../flows/sendDigests.js';
 import { seedDemo } from './demo.js';
 
@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<void> {
       const password = parseOrExit(newPasswordField, await readStdin(), 'password (stdin)');
       const id = await withContext(config, (d) =>
         createUser(d.ctx, {
-          email: parseOrExit(emailField, values.email, 'email'),
+          email: parseOrExit(newEmailField, values.email, 'email'),
           name: parseOrExit(nameField, values.name, 'name'),
           companyId: values.company as string,
           role: parseOrExit(roleField, values.role, 'role'),

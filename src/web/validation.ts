@@ -1,4 +1,5 @@
 // Request validation: zod schemas for every field a client sends, refusing odd input with a clear 400.
+import { domainToASCII } from 'node:url';
 import { parsePhoneNumber } from '../domain/phoneNumbers.js';
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH } from '../config.js';
@@ -20,6 +21,28 @@ export const emailField = z
       .refine((v) => !UNSAFE_CHARS.test(v), 'email contains control characters')
       .refine((v) => /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]+$/.test(v), 'email is not a valid address'),
   );
+
+/** An ASCII (A-label) domain that mail can reach: at least two labels, letters/digits/hyphens, a real-looking top level. */
+function isDeliverableDomain(domain: string): boolean {
+  const ascii = domainToASCII(domain);
+  if (!ascii || ascii.length > 253) return false;
+  const labels = ascii.split('.');
+  if (labels.length < 2 || !labels.every((label) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$/.test(label))) return false;
+  return /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/.test(labels.at(-1)!);
+}
+
+/**
+ * The address of a new or changed account: besides `emailField`'s checks, a local part as mail
+ * servers take it (at most 64 characters, no empty dot-separated part) and a domain mail can reach.
+ * Sign-in keeps the lighter `emailField`, so an account created before this check can still sign in.
+ */
+export const newEmailField = emailField.pipe(
+  z.string().refine((v) => {
+    const at = v.lastIndexOf('@');
+    const local = v.slice(0, at);
+    return local.length <= 64 && local.split('.').every((part) => part.length > 0) && isDeliverableDomain(v.slice(at + 1));
+  }, 'email is not an address mail can be delivered to'),
+);
 
 export const passwordField = z.string().min(1, 'password is required').max(PASSWORD_MAX_LENGTH, 'password is too long');
 

@@ -77,6 +77,15 @@ describe('admin API bad input', () => {
     ['header injection in the e-mail', { email: 'eve@acme.example\nBcc: x@evil.example' }],
     ['a full-width comma in the e-mail (two addresses once normalized)', { email: 'eve\uff0cmallory@acme.example' }],
     ['full-width angle brackets in the e-mail', { email: '\uff1ceve@acme.example\uff1e' }],
+    ['two dots in a row in the domain', { email: 'eve@acme..example' }],
+    ['a domain label starting with a hyphen', { email: 'eve@-acme-.example' }],
+    ['a trailing dot after the domain', { email: 'eve@acme.example.' }],
+    ['a one-letter top-level domain', { email: 'eve@b.c' }],
+    ['a domain without a dot', { email: 'eve@localhost' }],
+    ['an underscore in the domain', { email: 'eve@ac_me.example' }],
+    ['a local part starting with a dot', { email: '.eve@acme.example' }],
+    ['two dots in a row in the local part', { email: 'e..ve@acme.example' }],
+    ['a 65-character local part', { email: `${'e'.repeat(65)}@acme.example` }],
     ['a short password', { password: 'short' }],
     ['an unknown role', { role: 'root' }],
     ['a malformed phone', { phone: '12345' }],
@@ -96,6 +105,23 @@ describe('admin API bad input', () => {
     );
     expectClientError(reply, 400, 'invalid_request');
     expect(await counts()).toEqual(before);
+  });
+
+  it.each(['o\'brien+tag@mail.acme.example', 'łukasz@acme.example', 'user@bücher.example', 'user@xn--bcher-kva.example', 'x@acme.co.uk'])(
+    'creating a user with the address %j is accepted; a PATCH to an undeliverable one is refused and changes nothing',
+    async (email) => {
+      const created = await doorman.browser().post('/api/v1/admin/users', { email, password: 'a-long-password', name: 'New User', companyId: doorman.companyId, role: 'employee' }, admin);
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expectClientError(await doorman.browser().request('PATCH', `/api/v1/admin/users/${created.body.id}`, { email: 'new@acme..example' }, admin), 400, 'invalid_request');
+      const row = await doorman.doorman.database.db.selectFrom('users').select('email').where('id', '=', created.body.id).executeTakeFirstOrThrow();
+      expect(row.email).toBe(email);
+    },
+  );
+
+  it('an account whose address fails the newer checks still signs in (sign-in checks only the shape)', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    await doorman.doorman.database.db.updateTable('users').set({ email: 'old@legacy.example.', emailNormalized: 'old@legacy.example.' }).where('id', '=', user.id).execute();
+    expect((await doorman.browser().post('/api/v1/login', { email: 'old@legacy.example.', password: user.password })).body.status).toBe('authenticated');
   });
 
   it('an unknown company answers 404, a taken e-mail 409', async () => {

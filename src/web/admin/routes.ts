@@ -6,11 +6,11 @@ import { DoormanError, unauthenticated } from '../../flows/errors.js';
 import { createCompany, createUser, setCompanyPolicy, updateUser } from '../../flows/provisioning.js';
 import type { WebDeps } from '../deps.js';
 import { assertSameOriginJson } from '../security.js';
-import { emailField, localeField, nameField, newPasswordField, parseInput, phoneField, roleField, timeZoneField } from '../validation.js';
+import { localeField, nameField, newEmailField, newPasswordField, parseInput, phoneField, roleField, timeZoneField } from '../validation.js';
 
 const companyBody = z.object({ name: nameField });
 const userBody = z.object({
-  email: emailField,
+  email: newEmailField,
   password: newPasswordField,
   name: nameField,
   companyId: z.string().min(1).max(64),
@@ -27,7 +27,7 @@ const companyPatch = z
   .strict();
 const userPatch = z
   .object({
-    email: emailField,
+    email: newEmailField,
     password: newPasswordField,
     name: nameField,
     role: roleField,
