@@ -32,9 +32,14 @@ export const LOG_REDACT = [
   '*.token',
 ];
 
-/** A path with its secret parts removed: "This wasn't me" tokens live in the path, query strings are dropped. */
+/**
+ * A path with its secret parts removed: query strings are dropped, and so is any segment after a
+ * `report` one or as long as a token (tokens are 43 characters and more, row ids 22), so a "This
+ * wasn't me" token stays out of the log however its path was mangled (`/Report/…`, `/report//…`).
+ */
 export function redactUrl(url: string): string {
-  return url.split('?')[0]!.replace(/^\/report\/[^/]+/, '/report/[redacted]');
+  const segments = url.split('?')[0]!.split('/');
+  return segments.map((segment, i) => (segment.length >= 32 || (i > 0 && /^report$/i.test(segments[i - 1]!)) ? '[redacted]' : segment)).join('/');
 }
 
 /** Logger settings for the server: level, redaction, and request lines without secrets in the URL. */

@@ -43,6 +43,9 @@ describe('logs', () => {
     await sink.waitFor(() => sink.to(user.email).some((m) => /new sign-in/i.test(m.subject)));
     const reportPath = /\/report\/[A-Za-z0-9_.-]+/.exec(sink.to(user.email).find((m) => /new sign-in/i.test(m.subject))!.text)![0];
     expect((await browser.get(`${reportPath}?x=1`)).status).toBe(200);
+    // Mangled forms of the link (a doubled slash, another case) answer 404, and their token stays out of the log too.
+    expect((await browser.get(reportPath.replace('/report/', '/report//'))).status).toBe(404);
+    expect((await browser.get(reportPath.replace('/report/', '/Report/'))).status).toBe(404);
 
     const secrets = [code, user.password, 'wrong-password-123', reportPath.slice('/report/'.length), ...[...browser.cookies.values()].map((c) => c.value)];
     expect(log.length).toBeGreaterThan(1000);
