@@ -157,7 +157,12 @@ const fields = {
   DOORMAN_SECRET: secretField(32),
   DOORMAN_ADMIN_TOKEN: secretField(24),
   DOORMAN_SMTP_URL: url(['smtp:', 'smtps:'], onlyParameters({ tls: ['insecure'] })),
-  DOORMAN_MAIL_FROM: z.string().min(3).regex(/^[^\r\n]+$/, 'must be one line'),
+  DOORMAN_MAIL_FROM: z
+    .string()
+    .min(3)
+    .regex(/^[^\r\n]+$/, 'must be one line')
+    // An address, bare or as `Name <address>`: mail servers refuse a sender without one.
+    .regex(/^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address, such as no-reply@id.example.com or "Doorman <no-reply@id.example.com>"'),
   DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:'], (parsed) => (parsed.protocol === 'smpp:' ? onlyParameters({ source: undefined })(parsed) : undefined)),
   DOORMAN_SMS_SIGNING_KEY: secretField(32),
   DOORMAN_CODE_TTL_SECONDS: int(60, 24 * 60 * 60),
@@ -238,7 +243,8 @@ function generatedSecret(dataDir: string): string {
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const production = env.NODE_ENV === 'production';
+  // `Production` or ` production ` must not quietly skip the production checks.
+  const production = env.NODE_ENV?.trim().toLowerCase() === 'production';
   const databaseUrl = read(env, 'DOORMAN_DATABASE_URL') ?? `${DEFAULT_DATA_DIR}/doorman.sqlite`;
   const dataDir = dataDirOf(databaseUrl);
   const port = read(env, 'DOORMAN_PORT') ?? 3000;

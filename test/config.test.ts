@@ -67,6 +67,8 @@ describe('configuration', () => {
     ['DOORMAN_PUBLIC_URL', 'https://'],
     ['DOORMAN_SMS_COUNTRIES', 'PL,DE'],
     ['DOORMAN_MAIL_FROM', 'a@b.c\nBcc: x@y.z'],
+    ['DOORMAN_MAIL_FROM', 'notanemail'],
+    ['DOORMAN_MAIL_FROM', 'Doorman no-reply@id.example'],
     ['DOORMAN_DATABASE_URL', 'mysql://db/doorman'],
     ['DOORMAN_TRUST_PROXY', 'notanip'],
     ['DOORMAN_TRUST_PROXY', '10.0.0.1, proxy.example'],
@@ -81,6 +83,8 @@ describe('configuration', () => {
     ['DOORMAN_SMTP_URL', 'smtps://user:p%40ss@mail.example'],
     ['DOORMAN_SMS_URL', 'smpp://system:secret@sms.example:2775?source=Acme'],
     ['DOORMAN_PUBLIC_URL', 'https://id.example/'],
+    ['DOORMAN_MAIL_FROM', 'no-reply@id.example'],
+    ['DOORMAN_MAIL_FROM', 'Acme Sign-in <no-reply@id.example>'],
     ['DOORMAN_PUBLIC_URL', 'http://127.0.0.1:3000'],
   ])('%s=%j is accepted', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).not.toThrow();
@@ -102,6 +106,10 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...base, NODE_ENV: 'production', DOORMAN_PUBLIC_URL: 'https://id.example' })).toThrow(
       /DOORMAN_SECRET, DOORMAN_ADMIN_TOKEN, DOORMAN_SMTP_URL/,
     );
+    // However it is spelled.
+    for (const spelling of ['Production', 'PRODUCTION', ' production ']) {
+      expect(() => loadConfig({ ...base, NODE_ENV: spelling, DOORMAN_PUBLIC_URL: 'https://id.example' })).toThrow(/DOORMAN_SECRET/);
+    }
     const complete = {
       ...base,
       NODE_ENV: 'production',

@@ -238,12 +238,13 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   }
   const code = (error as { code?: unknown } | undefined)?.code;
   // A wrong option, or what the operating system or the database said (a port in use, a host that
-  // does not resolve, a database that is down): the message says it, a stack trace would hide it.
+  // does not resolve, a database that is down, an SQLite path that is a folder): the message says
+  // it, a stack trace would hide it.
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`doorman: ${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
-  if (error instanceof Error && typeof code === 'string' && /^(E[A-Z]+|[0-9A-Z]{5})$/.test(code)) {
+  if (error instanceof Error && typeof code === 'string' && /^(E[A-Z]+|[0-9A-Z]{5}|SQLITE_[A-Z_]+)$/.test(code)) {
     process.stderr.write(`doorman: ${error.message || 'failed'} (${code})\n`);
     process.exit(1);
   }

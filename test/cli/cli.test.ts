@@ -70,15 +70,17 @@ describe('doorman CLI', () => {
     expect(() => doorman(['user', 'create', '--bogus'])).toThrow(/Unknown option '--bogus'/);
   });
 
-  it('a database that cannot be reached is named in one line, without a stack trace', async () => {
-    const port = await freePort();
+  it.each([
+    ['a PostgreSQL server that is down', async () => `postgres://postgres@127.0.0.1:${await freePort()}/none`, /^doorman: .*ECONNREFUSED/],
+    ['an SQLite path that is a folder', async () => mkdtempSync(join(tmpdir(), 'doorman-folder-')), /^doorman: unable to open database file \(SQLITE_CANTOPEN\)/],
+  ])('a database that cannot be opened (%s) is named in one line, without a stack trace', async (_name, url, message) => {
     let stderr = '';
     try {
-      execFileSync(process.execPath, [CLI, 'migrate'], { env: { ...env, DOORMAN_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none` }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+      execFileSync(process.execPath, [CLI, 'migrate'], { env: { ...env, DOORMAN_DATABASE_URL: await url() }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (error) {
       stderr = String((error as { stderr?: unknown }).stderr);
     }
-    expect(stderr).toMatch(/^doorman: .*ECONNREFUSED/);
+    expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -66,7 +66,11 @@ describe('admin API bad input', () => {
   it('refuses calls without the bearer token', async () => {
     const reply = await doorman.browser().post('/api/v1/admin/companies', { name: 'X' });
     expectClientError(reply, 401, 'unauthenticated');
-    expectClientError(await doorman.browser().post('/api/v1/admin/companies', { name: 'X' }, { authorization: 'Bearer wrong' }), 401);
+    const wrong = await doorman.browser().post('/api/v1/admin/companies', { name: 'X' }, { authorization: 'Bearer wrong' });
+    expectClientError(wrong, 401);
+    expect(wrong.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    // The scheme is case-insensitive.
+    expect((await doorman.browser().post('/api/v1/admin/companies', { name: 'Lower Case Scheme' }, { authorization: `bearer ${ADMIN_TOKEN}` })).status).toBe(201);
   });
 
   const userCases: [string, Record<string, unknown>][] = [

@@ -43,12 +43,16 @@ const userPatch = z
 
 export async function adminApi(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const token = deps.config.adminToken;
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     assertSameOriginJson(request, deps.config.publicUrl.origin);
     if (!token) throw new DoormanError(404, 'not_found', 'The admin API is off: set DOORMAN_ADMIN_TOKEN.');
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
-    if (!match?.[1] || !secretsEqual(match[1], token)) throw unauthenticated();
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match?.[1] || !secretsEqual(match[1], token)) {
+      reply.header('WWW-Authenticate', 'Bearer realm="doorman-admin"');
+      throw unauthenticated();
+    }
   });
 
   app.post('/companies', async (request, reply) => {
