@@ -111,5 +111,7 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
   if (outcome.lockedNow) ctx.messagesQueued();
   if (outcome.accountLocked) throw await lockedMeanwhile(ctx.store, user.id, now);
   if (outcome.attempts === undefined) throw await refusalAfterRace(ctx, challenge.id);
+  // The entry that locked the account says so, rather than promising attempts that are gone.
+  if (outcome.lockedNow) throw verificationLockedUntil(lockUntil(now, ctx.policy), now);
   throw invalidCode({ attemptsLeft: attemptsLeft({ ...challenge, attempts: outcome.attempts }, ctx.policy) });
 }
