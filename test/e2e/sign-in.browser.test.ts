@@ -161,9 +161,15 @@ describe('sign-in pages in a real browser', () => {
     const wrong = code.replace(/^./, (d) => String((Number(d) + 1) % 10));
 
     await page.getByLabel('Verification code').fill(wrong);
+    await page.getByLabel('Trust this device').check();
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Verify' }).click()]);
-    expect(await page.getByRole('alert').innerText()).toContain('not correct');
+    expect(await page.getByRole('alert').innerText()).toBe('The code is not correct. 4 attempts left.');
     expect(pathOf(page)).toBe('/login/verify');
+    expect(await page.getByLabel('Trust this device').isChecked()).toBe(true);
+    // Reloading shows the same page: the wrong code is not posted again.
+    await page.reload();
+    expect(await page.getByRole('alert').innerText()).toBe('The code is not correct. 4 attempts left.');
+    expect(await page.locator('p.hint', { hasText: 'attempts left' }).innerText()).toContain('4 attempts left.');
 
     await page.goto('/account');
     expect(pathOf(page)).toBe('/login');

@@ -120,19 +120,36 @@ describe('verify page and its messages', () => {
     const wrong = code === '000000' ? '111111' : '000000';
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
     const body = new URLSearchParams({ _csrf: csrf, code: wrong, next: '/account' }).toString();
-    const refused = await browser.request('POST', '/login/verify', body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...english });
-    expect(refused.status).toBe(400);
-    expect(refused.text).toContain('Kod jest nieprawidłowy. Pozostało prób: 4.');
-    expect(refused.text).not.toContain('The code is not correct');
+    // A refusal redirects back to the code page (post/redirect/get): reloading it posts nothing again.
+    const posted = await browser.request('POST', '/login/verify', `${body}&trustDevice=on`, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...english });
+    expect(posted.status).toBe(303);
+    const location = posted.headers.get('location')!;
+    expect(location).toMatch(/^\/login\/verify\?/);
+    for (let reload = 0; reload < 3; reload++) {
+      const refused = await browser.get(location, { accept: 'text/html', ...english });
+      expect(refused.text).toContain('Kod jest nieprawidłowy. Pozostało prób: 4.');
+      expect(refused.text).not.toContain('The code is not correct');
+      // "Trust this device" stays ticked for the next try.
+      expect(refused.text).toMatch(/name="trustDevice" value="on" checked/);
+    }
     const resend = await browser.request('POST', '/login/verify/send', new URLSearchParams({ _csrf: csrf, channel: 'email', next: '/account' }).toString(), {
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'text/html',
       ...english,
     });
-    expect(resend.status).toBe(429);
-    expect(resend.text).toMatch(/lang="pl"/);
-    expect(resend.text).toMatch(/Poczekaj \d+ s przed ponownym wysłaniem kodu/);
-    expect(resend.text).not.toContain('Please wait');
+    expect(resend.status).toBe(303);
+    const waitPage = await browser.get(resend.headers.get('location')!, { accept: 'text/html', ...english });
+    expect(waitPage.text).toMatch(/lang="pl"/);
+    expect(waitPage.text).toMatch(/Poczekaj \d+ s przed ponownym wysłaniem kodu/);
+    expect(waitPage.text).not.toContain('Please wait');
+    // Without JavaScript the page reloads itself when the wait is over.
+    expect(waitPage.text).toMatch(/<noscript><meta http-equiv="refresh" content="\d+"><\/noscript>/);
+    // Words in the address never reach the page: only known error codes have a text.
+    const forged = await browser.get('/login/verify?failed=you_have_been_hacked&reason=call_us', { accept: 'text/html', ...english });
+    expect(forged.status).toBe(200);
+    expect(forged.text).not.toContain('role="alert"');
+    expect(forged.text.replace(/href="[^"]*"/g, '')).not.toMatch(/hacked|call_us/);
+    expect(doorman.doorman.mailbox!.list().filter((m) => m.to === user.email)).toHaveLength(1);
   });
 
   it('a wrong password on the login form is told in the language the visitor chose', async () => {

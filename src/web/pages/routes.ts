@@ -53,6 +53,24 @@ const authorizationForm = z.object({ enabled: z.enum(['true', 'false']), passwor
 const passwordChangeForm = z.object({ currentPassword: passwordField, newPassword: newPasswordField });
 const sendForm = z.object({ channel: z.enum(CHANNELS) });
 
+/** Why the last code or send on the code page was refused: an error code (never text) carried in the redirect. */
+interface VerifyFailure {
+  code: string;
+  reason?: string;
+  channel?: (typeof CHANNELS)[number];
+}
+
+const WORD = /^[a-z_]{1,40}$/;
+
+function verifyFailureOf(query: Record<string, string | undefined>): VerifyFailure | undefined {
+  if (typeof query.failed !== 'string' || !WORD.test(query.failed)) return undefined;
+  return {
+    code: query.failed,
+    reason: typeof query.reason === 'string' && WORD.test(query.reason) ? query.reason : undefined,
+    channel: (CHANNELS as readonly string[]).includes(query.channel ?? '') ? (query.channel as VerifyFailure['channel']) : undefined,
+  };
+}
+
 export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { ctx, cookies } = deps;
   const { csrf, html, message, tr } = createPageKit(app, deps);
@@ -92,15 +110,17 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     }
   });
 
-  const renderVerify = async (request: FastifyRequest, reply: FastifyReply, next: string, extra: { error?: PageText; notice?: PageText; status?: number } = {}) => {
+  const renderVerify = async (request: FastifyRequest, reply: FastifyReply, next: string, extra: { failure?: VerifyFailure; notice?: PageText; trust?: boolean } = {}) => {
     let view: ChallengeView;
     let locked: boolean;
     let accountLocale: Locale;
     let trustDays: number;
+    let lockedUntil: number | null;
     try {
       const found = await getChallenge(ctx, browserTokens(deps, request));
       ({ view, locked, trustDays } = found);
       accountLocale = found.user.locale;
+      lockedUntil = found.user.verificationLockedUntil;
     } catch (error) {
       if (error instanceof DoormanError && error.code === 'no_challenge') return reply.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
       if (error instanceof DoormanError && error.code === 'challenge_expired') {
@@ -117,6 +137,25 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       sentTime: c.lastSentAt ? timeOf(c.lastSentAt) : '',
       waitSeconds: c.resendAvailableAt ? Math.max(0, Math.ceil((Date.parse(c.resendAvailableAt) - now) / 1000)) : 0,
     }));
+    // The account's lock (too many wrong codes across challenges) says until when it lasts.
+    const accountLocked = lockedUntil !== null && lockedUntil > now;
+    const failure = extra.failure;
+    let error: PageText | undefined;
+    if (failure?.code === 'invalid_code') {
+      const left = view.attemptsLeft;
+      // With no attempt left the page itself says the challenge is locked; the refusal says no more.
+      error = (t) => (left === 0 ? t('verify.wrongCodeLast') : left === 1 ? t('verify.wrongCodeOne') : t('verify.wrongCode', { count: String(left) }));
+    } else if (failure?.code === 'resend_too_soon') {
+      const seconds = channels.find((c) => c.channel === failure.channel)?.waitSeconds ?? 0;
+      if (seconds > 0) error = (t) => t('verify.resendWait', { seconds: String(seconds) });
+    } else if (failure?.code === 'enter_code') {
+      error = (t) => t('verify.enterCode');
+    } else if (failure?.code === 'new_password_invalid') {
+      error = (t) => t('verify.newPasswordInvalid');
+    } else if (failure && !(failure.code === 'verification_locked' && accountLocked)) {
+      // Only a refusal with a text of its own is shown: the address bar cannot put words on the page.
+      error = refusalText({ error: failure.code, message: '', reason: failure.reason });
+    }
     return html(
       request,
       reply,
@@ -126,48 +165,60 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         csrf: reply.generateCsrf(),
         next,
         channels,
-        locked: locked || view.attemptsLeft === 0,
+        locked: locked || view.attemptsLeft === 0 || accountLocked,
+        lockedUntilText: accountLocked ? dateTimeOf(new Date(lockedUntil!).toISOString()) : '',
         attemptsLeft: view.attemptsLeft,
         maxAttempts: ctx.policy.maxCodeAttempts,
         expiresTime: timeOf(view.expiresAt),
         trustDays,
-        error: extra.error,
+        trust: extra.trust === true,
+        error,
         notice: extra.notice,
       },
-      extra.status ?? 200,
+      200,
       accountLocale,
     );
   };
 
   // Showing the page never sends anything and never changes the code.
-  app.get<{ Querystring: { next?: string; sent?: string } }>('/login/verify', async (request, reply) => {
-    const sent = request.query.sent === 'email' || request.query.sent === 'sms' ? request.query.sent : undefined;
+  app.get<{ Querystring: Record<string, string | undefined> }>('/login/verify', async (request, reply) => {
+    const { query } = request;
+    const sent = query.sent === 'email' || query.sent === 'sms' ? query.sent : undefined;
     const notice: PageText | undefined = sent ? (t) => t('verify.sent', { channel: t(sent === 'email' ? 'channel.email' : 'channel.sms') }) : undefined;
-    return renderVerify(request, reply, safeNext(request.query.next), notice ? { notice } : {});
+    return renderVerify(request, reply, safeNext(query.next), { notice, failure: verifyFailureOf(query), trust: query.trust === '1' });
   });
+
+  /**
+   * A refused code or send comes back as a redirect to the code page (post/redirect/get), so
+   * reloading the page shows it again and never posts the code or the send a second time.
+   */
+  const backToVerify = (reply: FastifyReply, next: string, failure: VerifyFailure, trust = false) => {
+    const query = new URLSearchParams({ next, failed: failure.code });
+    if (failure.reason) query.set('reason', failure.reason);
+    if (failure.channel) query.set('channel', failure.channel);
+    if (trust) query.set('trust', '1');
+    return reply.redirect(`/login/verify?${query.toString()}`, 303);
+  };
 
   app.post('/login/verify', { preHandler: csrf }, async (request, reply) => {
     const form = formOf(request);
     const next = safeNext(form.next);
     const parsed = verifyForm.safeParse(form);
-    if (!parsed.success) return renderVerify(request, reply, next, { error: (t) => t('verify.enterCode'), status: 400 });
+    const trust = parsed.success && parsed.data.trustDevice === 'on';
+    if (!parsed.success || parsed.data.code.trim() === '') return backToVerify(reply, next, { code: 'enter_code' }, trust);
     try {
       let newPassword: string | undefined;
       if (parsed.data.newPassword) {
         const checked = newPasswordField.safeParse(parsed.data.newPassword);
-        if (!checked.success) return renderVerify(request, reply, next, { error: checked.error.issues[0]?.message ?? 'invalid password', status: 400 });
+        if (!checked.success) return backToVerify(reply, next, { code: 'new_password_invalid' }, trust);
         newPassword = checked.data;
       }
-      await verifyStep(deps, request, reply, parsed.data.code, parsed.data.trustDevice === 'on', newPassword);
+      await verifyStep(deps, request, reply, parsed.data.code, trust, newPassword);
       return reply.redirect(next, 303);
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      const left = mapped.body.attemptsLeft;
-      // With no attempt left the page itself says the challenge is locked; the refusal says no more.
-      const wrongCode: PageText = (t) => (left === 0 ? t('verify.wrongCodeLast') : left === 1 ? t('verify.wrongCodeOne') : t('verify.wrongCode', { count: String(left) }));
-      const text: PageText = mapped.body.error === 'invalid_code' ? wrongCode : refusalText(mapped.body);
-      return renderVerify(request, reply, next, { error: text, status: mapped.status });
+      return backToVerify(reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined }, trust);
     }
   });
 
@@ -182,9 +233,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
-      const text: PageText = mapped.body.error === 'resend_too_soon' ? (t) => t('verify.resendWait', { seconds: String(mapped.body.retryAfter) }) : refusalText(mapped.body);
-      return renderVerify(request, reply, next, { error: text, status: mapped.status });
+      return backToVerify(reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined, channel: parsed.data.channel });
     }
   });
 
