@@ -93,7 +93,7 @@ export async function applyCompanyPolicy(
   if (!company) throw notFound();
   const max = ctx.policy.trustedDeviceDays;
   if (changes.trustedDeviceDays !== undefined && (changes.trustedDeviceDays < 1 || changes.trustedDeviceDays > max)) {
-    throw new DoormanError(400, 'invalid_request', `trustedDeviceDays must be between 1 and ${max}.`, { field: 'trustedDeviceDays' });
+    throw new DoormanError(400, 'invalid_request', `trustedDeviceDays must be between 1 and ${max}.`, { field: 'trustedDeviceDays', reason: 'trusted_device_days' });
   }
   const now = ctx.clock.now();
   const patch: Partial<Pick<CompanyRecord, 'requireVerificationAt' | 'trustedDeviceDays' | 'smsAllowed'>> = {};

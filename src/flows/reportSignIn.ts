@@ -2,7 +2,7 @@
 import { reportIdFromToken } from '../domain/reportToken.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { DoormanError } from './errors.js';
-import type { AccountDeviceRecord, SignInReportRecord, UserRecord } from './ports.js';
+import type { AccountDeviceRecord, Locale, SignInReportRecord, UserRecord } from './ports.js';
 
 export const SIGN_IN_REPORTED_COMPANY_TEMPLATE = 'sign-in-reported-company';
 
@@ -27,6 +27,13 @@ export async function findSignInReport(ctx: FlowContext, token: string): Promise
   const [user, link] = await Promise.all([ctx.store.findUserById(report.userId), ctx.store.findAccountDeviceById(report.accountDeviceId)]);
   if (!user || !link) throw reportNotFound();
   return { report, user, link };
+}
+
+/** The language of the account a report link belongs to, used or expired too: its pages speak the account's language. */
+export async function reportAccountLocale(ctx: FlowContext, token: string): Promise<Locale | undefined> {
+  const id = reportIdFromToken(ctx.secret, token);
+  const report = id ? await ctx.store.findSignInReport(id) : undefined;
+  return report ? (await ctx.store.findUserById(report.userId))?.locale : undefined;
 }
 
 export async function confirmSignInReport(ctx: FlowContext, token: string, request: RequestInfo): Promise<SignInReportView> {

@@ -13,7 +13,8 @@ import { adminApi } from './admin/routes.js';
 import { authApi } from './api/auth.js';
 import type { WebDeps } from './deps.js';
 import { securityHeaders } from './headers.js';
-import { errorText, pickLocale, translator } from './i18n.js';
+import { errorText, pickLocale, refusalTitle, translator } from './i18n.js';
+import { isTokenShaped } from '../domain/tokens.js';
 import { notFound } from '../flows/errors.js';
 import { languageLinks } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
@@ -154,7 +155,15 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     return reply
       .code(mapped.status)
       .header('Cache-Control', 'no-store')
-      .view('message.eta', { t, lang: pickLocale(request), langHref: languageLinks(request), title: mapped.status >= 500 ? 'Error' : errorText(t, mapped.body), text: errorText(t, mapped.body), linkHref: '/login', linkText: t('common.login') });
+      .view('message.eta', {
+        t,
+        lang: pickLocale(request),
+        langHref: languageLinks(request),
+        title: t(refusalTitle(mapped.status)),
+        text: errorText(t, mapped.body),
+        // A browser with a session cookie is offered its account, not a login form.
+        ...(isTokenShaped(deps.cookies.read(request, 'session')) ? { linkHref: '/account', linkText: t('account.title') } : { linkHref: '/login', linkText: t('common.login') }),
+      });
   });
   // Through the error handler: a page for browsers, JSON for the API and everything else.
   app.setNotFoundHandler(async () => {

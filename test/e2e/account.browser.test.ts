@@ -136,8 +136,9 @@ describe('account page and company console in a real browser', () => {
     await logIn(fresh.page, employee);
     expect(pathOf(fresh.page)).toBe('/login/verify');
     await sink.codeFor(employee.email, 1);
+    // Half-way through signing in, the account page sends the browser back to its code page.
     await fresh.page.goto('/account');
-    expect(pathOf(fresh.page)).toBe('/login');
+    expect(pathOf(fresh.page)).toBe('/login/verify');
 
     // From the moment the policy is on no device is authorized: the browser that signed in before also needs a code now.
     expect(await openAccount(before.page)).toBe('/account');
@@ -173,11 +174,47 @@ describe('account page and company console in a real browser', () => {
     ]);
     expect(revoked.status()).toBe(303);
     expect(pathOf(rep.page)).toBe(`/company/employees/${employee.id}`);
+    expect(await rep.page.getByRole('status').innerText()).toContain('The device was revoked');
 
     expect(await openAccount(emp.page)).toBe('/login');
     // The device lost its trust too: the password alone no longer signs in.
     await logIn(emp.page, employee);
     expect(pathOf(emp.page)).toBe('/login/verify');
     await sink.codeFor(employee.email, 2);
+  });
+
+  it('"Revoke every device" asks first: cancelled it changes nothing, confirmed it signs this browser out', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const { page } = await newPage();
+    await logIn(page, user);
+    expect(await openAccount(page)).toBe('/account');
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => (asked.push(dialog.message()), void dialog.dismiss()));
+    await page.getByRole('button', { name: 'Revoke every device' }).click();
+    await page.waitForTimeout(300);
+    expect(asked).toEqual([expect.stringContaining('will need a code at its next sign-in')]);
+    expect(await openAccount(page)).toBe('/account');
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await Promise.all([page.waitForURL((url) => url.pathname === '/login'), page.getByRole('button', { name: 'Revoke every device' }).click()]);
+    expect(await openAccount(page)).toBe('/login');
+  });
+
+  it('fits a 360-pixel-wide phone screen: wide tables scroll inside the card, the page does not', async () => {
+    const { representative } = await companyWithRepresentative('Narrow Screens');
+    const { page } = await newPage();
+    await page.setViewportSize({ width: 360, height: 740 });
+    await logIn(page, representative);
+    for (const path of ['/account', '/company']) {
+      await page.goto(path);
+      expect(pathOf(page)).toBe(path);
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll('main *')]
+          .filter((el) => !el.closest('.scroll') && el.getBoundingClientRect().right > 361)
+          .map((el) => `${el.tagName.toLowerCase()}.${el.className}: ${Math.round(el.getBoundingClientRect().right)}`),
+      );
+      expect(wide, path).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(360);
+    }
   });
 });

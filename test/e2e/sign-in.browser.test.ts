@@ -171,8 +171,9 @@ describe('sign-in pages in a real browser', () => {
     expect(await page.getByRole('alert').innerText()).toBe('The code is not correct. 4 attempts left.');
     expect(await page.locator('p.hint', { hasText: 'attempts left' }).innerText()).toContain('4 attempts left.');
 
+    // Not signed in: the account page sends the browser back to its code page.
     await page.goto('/account');
-    expect(pathOf(page)).toBe('/login');
+    expect(pathOf(page)).toBe('/login/verify');
   });
 
   it('a double click on "Verify" posts the code once: the browser ends up signed in', async () => {

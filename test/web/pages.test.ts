@@ -59,7 +59,26 @@ describe('account page', () => {
     const reply = await browser.request('POST', '/account/devices/revoke-all', '', { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
     expect(reply.status).toBe(403);
     expect(reply.headers.get('content-type')).toMatch(/text\/html/);
+    // A heading of its own, the reason once, and a way back to the account (the browser is signed in).
+    expect(reply.text).toContain('<h1>Not allowed</h1>');
+    expect(reply.text.split('The form has expired').length - 1).toBe(1);
+    expect(reply.text).toContain('href="/account"');
     expect((await browser.get('/api/v1/session')).status).toBe(200);
+  });
+
+  it('in Polish, names the reason of a failed sign-in in Polish, not as a code', async () => {
+    const { user, browser } = await signedIn({ locale: 'pl' });
+    await doorman.browser().post('/api/v1/login', { email: user.email, password: 'wrong-password-1' });
+    const page = await browser.get('/account');
+    expect(page.text).toContain('nieudane (błędne hasło)');
+    expect(page.text).not.toContain('invalid_password');
+  });
+
+  it('a refused account form says why in the page language', async () => {
+    const { browser } = await signedIn({ locale: 'pl' });
+    const reply = await submit(browser, '/account', '/account/password', { currentPassword: 'x', newPassword: 'short' });
+    expect(reply.status).toBe(400);
+    expect(reply.text).toContain('Nowe hasło musi mieć co najmniej 10 znaków.');
   });
 });
 
@@ -227,12 +246,50 @@ describe('a challenge opened over the sending limit', () => {
   });
 });
 
+describe('"This wasn\'t me" pages', () => {
+  it('speak the account\'s language in a browser asking for English: the question, the result and the used link', async () => {
+    const { user } = await signedIn({ locale: 'pl' });
+    await doorman.doorman.dispatcher.runOnce();
+    const mail = doorman.doorman.mailbox!.list().find((m) => m.to === user.email && /\/report\//.test(m.text))!;
+    const path = /\/report\/[A-Za-z0-9_.-]+/.exec(mail.text)![0];
+    const browser = doorman.browser();
+    const english = { accept: 'text/html', 'accept-language': 'en-US,en;q=0.9' };
+    const question = await browser.get(path, english);
+    expect(question.text).toContain('lang="pl"');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(question.text)![1]!;
+    const done = await browser.request('POST', path, new URLSearchParams({ _csrf: csrf }).toString(), { ...english, 'content-type': 'application/x-www-form-urlencoded' });
+    expect(done.status).toBe(200);
+    expect(done.text).toContain('Dziękujemy, przeglądarka została zablokowana');
+    const used = await browser.get(path, english);
+    expect(used.status).toBe(410);
+    expect(used.text).toContain('Ten link został już użyty.');
+  });
+});
+
+describe('company console in Polish', () => {
+  it('names roles in Polish, shows the first page for a page number out of range and explains a bad date filter', async () => {
+    const companyId = await createCompany(doorman.doorman.ctx, { name: 'Konsola' });
+    const { browser } = await signedIn({ companyId, role: 'authorized', personalDataVerified: true, locale: 'pl' });
+    const page = await browser.get('/company', { accept: 'text/html' });
+    expect(page.text).toContain('osoba upoważniona');
+    expect(page.text).not.toMatch(/<td>authorized<\/td>/);
+    for (const query of ['page=-1', 'page=abc', 'epage=0&pageSize=100000']) {
+      expect((await browser.get(`/company?${query}`, { accept: 'text/html' })).status, query).toBe(200);
+    }
+    const filtered = await browser.get('/company?from=2026-13-45', { accept: 'text/html' });
+    expect(filtered.status).toBe(400);
+    expect(filtered.text).toContain('Filtr jest nieprawidłowy');
+    expect(filtered.text).not.toContain('ISO 8601');
+  });
+});
+
 describe('unknown addresses', () => {
   it('a browser gets a page, the API and other clients get JSON; /favicon.ico answers 204', async () => {
     const browser = doorman.browser();
     const page = await browser.get('/no-such-page', { accept: 'text/html' });
     expect(page.status).toBe(404);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(page.text).toContain('<h1>Page not found</h1>');
     const api = await browser.get('/api/v1/no-such-call', { accept: 'text/html' });
     expect(api.status).toBe(404);
     expect(api.body).toEqual({ error: 'not_found', message: 'Not found.' });

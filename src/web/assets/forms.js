@@ -1,5 +1,6 @@
 // Sends each form once: a second click (or Enter) while the first post is on its way does nothing,
-// so a double click cannot post a code twice or sign in twice. Forms work without this script.
+// so a double click cannot post a code twice or sign in twice; a form marked data-confirm asks first.
+// Forms work without this script.
 (function () {
   var forms = [];
   document.querySelectorAll('form[method="post"]').forEach(function (form) {
@@ -7,6 +8,11 @@
     forms.push(entry);
     form.addEventListener('submit', function (event) {
       if (entry.sent) {
+        event.preventDefault();
+        return;
+      }
+      // A form that cannot be undone asks first.
+      if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
         event.preventDefault();
         return;
       }

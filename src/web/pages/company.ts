@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { revokeAllSessions, revokeDevice } from '../../flows/accountSecurity.js';
 import { companySignIns, employeeDetail, findEmployee, getPolicy, listEmployees, updatePolicy } from '../../flows/companyConsole.js';
 import { encodeDevice, encodeEmployee, encodeSignIn } from '../../flows/encode.js';
-import { DoormanError } from '../../flows/errors.js';
+import { DoormanError, invalidRequest } from '../../flows/errors.js';
 import { lookupSession, type ActiveSession } from '../../flows/sessions.js';
 import type { WebDeps } from '../deps.js';
-import { pickLocale } from '../i18n.js';
+import { pickLocale, refusalTitle } from '../i18n.js';
 import { requestInfo, toPublicError } from '../security.js';
 import { parsePage, parseSignInFilter } from '../validation.js';
 import { createPageKit, dateTimeOf, formOf, msToText, refusalText } from './kit.js';
@@ -20,6 +20,14 @@ const policyForm = z.object({
   password: z.string().max(1024).optional(),
 });
 
+function lenientPage(page: string | undefined, pageSize: string | undefined) {
+  try {
+    return parsePage({ page, pageSize });
+  } catch {
+    return parsePage({});
+  }
+}
+
 /** A query string with one parameter replaced. */
 function withParam(query: Record<string, unknown>, name: string, value: string | number): string {
   const params = new URLSearchParams();
@@ -30,12 +38,12 @@ function withParam(query: Record<string, unknown>, name: string, value: string |
 
 export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { ctx, cookies } = deps;
-  const { csrf, html, message, tr } = createPageKit(app, deps);
+  const { csrf, html, message, tr, toSignIn } = createPageKit(app, deps);
 
   /** Signed-in verified representatives only; others get a page saying so (403), visitors go to log in. */
   const withRepresentative = async (request: FastifyRequest, reply: FastifyReply, work: (active: ActiveSession) => Promise<unknown>) => {
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
-    if (!active) return reply.redirect(`/login?next=${encodeURIComponent(request.method === 'GET' ? safeNext(request.url, '/company') : '/company')}`, 303);
+    if (!active) return toSignIn(request, reply, request.method === 'GET' ? safeNext(request.url, '/company') : '/company');
     try {
       return await work(active);
     } catch (error) {
@@ -43,17 +51,24 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
       if (mapped.status >= 500) throw error;
       // Back to the console from a refused form (a wrong password, say); to the account when the console itself is refused.
       const back = mapped.body.error === 'forbidden' ? { href: '/account', text: 'account.title' as const } : { href: '/company', text: 'company.title' as const };
-      return message(request, reply, mapped.status, refusalText(mapped.body), refusalText(mapped.body), back.href, (t) => t(back.text), active.user.locale);
+      return message(request, reply, mapped.status, (t) => t(refusalTitle(mapped.status)), refusalText(mapped.body), back.href, (t) => t(back.text), active.user.locale);
     }
   };
 
   app.get<{ Querystring: Record<string, string> }>('/company', (request, reply) =>
     withRepresentative(request, reply, async (active) => {
       const query = request.query;
-      const employeesPage = parsePage({ page: query.epage, pageSize: query.epageSize });
-      const logPage = parsePage({ page: query.page, pageSize: query.pageSize });
+      // A page number out of range (edited by hand, or a list that shrank) shows the first page.
+      const employeesPage = lenientPage(query.epage, query.epageSize);
+      const logPage = lenientPage(query.page, query.pageSize);
       const rawFilter = { employee: query.employee, from: query.from, to: query.to, newDevicesOnly: query.newDevicesOnly };
-      const filter = parseSignInFilter(Object.fromEntries(Object.entries(rawFilter).filter(([, v]) => v)));
+      let filter: ReturnType<typeof parseSignInFilter>;
+      try {
+        filter = parseSignInFilter(Object.fromEntries(Object.entries(rawFilter).filter(([, v]) => v)));
+      } catch (error) {
+        if (error instanceof DoormanError && error.code === 'invalid_request') throw invalidRequest(error.message, { reason: 'bad_filter' });
+        throw error;
+      }
       // A date filter's "to" day is included whole.
       if (filter.to !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(query.to ?? '')) filter.to += 24 * 3600_000;
       const [{ rows, total, company }, log, policy, everyone] = await Promise.all([
@@ -101,7 +116,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
     }),
   );
 
-  app.get<{ Params: { id: string } }>('/company/employees/:id', (request, reply) =>
+  app.get<{ Params: { id: string }; Querystring: { saved?: string } }>('/company/employees/:id', (request, reply) =>
     withRepresentative(request, reply, async (active) => {
       const { employee, devices, signIns, trust, companyRequires, lastSignInAt } = await employeeDetail(ctx, active, request.params.id);
       const now = ctx.clock.now();
@@ -113,6 +128,8 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
         {
           csrf: reply.generateCsrf(),
           employee: encodeEmployee(employee, lastSignInAt, companyRequires),
+          notice:
+            request.query.saved === 'device' ? tr(request, 'company.deviceRevoked', undefined, active.user.locale) : request.query.saved === 'sessions' ? tr(request, 'company.sessionsEnded', undefined, active.user.locale) : undefined,
           devices: devices.map((d) => {
             const view = encodeDevice(d, now, trust, undefined, locale);
             return { ...view, lastSignInText: msToText(d.lastSignInAt), trustedUntilText: view.trustedUntil ? dateTimeOf(view.trustedUntil) : '' };
@@ -128,7 +145,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
   app.post('/company/policy', { preHandler: csrf }, (request, reply) =>
     withRepresentative(request, reply, async (active) => {
       const form = policyForm.safeParse(formOf(request));
-      if (!form.success) throw new DoormanError(400, 'invalid_request', 'The trusted-device lifetime must be a number of days.');
+      if (!form.success) throw invalidRequest('The trusted-device lifetime must be a number of days.', { reason: 'trusted_device_days' });
       await updatePolicy(
         ctx,
         active,
@@ -144,7 +161,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
     withRepresentative(request, reply, async (active) => {
       const employee = await findEmployee(ctx, active, request.params.id);
       await revokeDevice(ctx, employee, request.params.deviceId, { kind: 'company', userId: active.user.id }, requestInfo(request));
-      return reply.redirect(`/company/employees/${encodeURIComponent(employee.id)}`, 303);
+      return reply.redirect(`/company/employees/${encodeURIComponent(employee.id)}?saved=device`, 303);
     }),
   );
 
@@ -152,7 +169,7 @@ export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise
     withRepresentative(request, reply, async (active) => {
       const employee = await findEmployee(ctx, active, request.params.id);
       await revokeAllSessions(ctx, employee, { kind: 'company', userId: active.user.id }, requestInfo(request));
-      return reply.redirect(`/company/employees/${encodeURIComponent(employee.id)}`, 303);
+      return reply.redirect(`/company/employees/${encodeURIComponent(employee.id)}?saved=sessions`, 303);
     }),
   );
 }

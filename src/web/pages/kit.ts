@@ -1,5 +1,6 @@
 // Helpers every page route uses: CSRF check, rendering in the reader's language, message pages, form bodies.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isTokenShaped } from '../../domain/tokens.js';
 import { DoormanError } from '../../flows/errors.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
@@ -75,5 +76,11 @@ export function createPageKit(app: FastifyInstance, deps: WebDeps) {
   const tr = (request: FastifyRequest, key: MessageKey, params?: Record<string, string | number>, accountLocale?: Locale) =>
     translator(pickLocale(request, accountLocale))(key, params);
 
-  return { csrf, html, message, tr };
+  /** To sign in first, then on to `next`: a browser half-way through signing in goes back to its code page. */
+  const toSignIn = (request: FastifyRequest, reply: FastifyReply, next: string) => {
+    const pending = isTokenShaped(deps.cookies.read(request, 'pending'));
+    return reply.redirect(`${pending ? '/login/verify' : '/login'}?next=${encodeURIComponent(next)}`, 303);
+  };
+
+  return { csrf, html, message, tr, toSignIn };
 }

@@ -12,7 +12,7 @@ import { getChallenge } from '../../flows/getChallenge.js';
 import { isVerifiedRepresentative, setNotificationPreference } from '../../flows/accountSettings.js';
 import { lookupSession, signOut, type ActiveSession } from '../../flows/sessions.js';
 import { confirmPhoneChange, removePhone, startPhoneChange } from '../../flows/changePhone.js';
-import { confirmSignInReport, findSignInReport } from '../../flows/reportSignIn.js';
+import { confirmSignInReport, findSignInReport, reportAccountLocale } from '../../flows/reportSignIn.js';
 import { maskPhone } from '../../domain/mask.js';
 import { describeUserAgent } from '../../domain/userAgent.js';
 import type { Locale } from '../../flows/ports.js';
@@ -73,7 +73,7 @@ function verifyFailureOf(query: Record<string, string | undefined>): VerifyFailu
 
 export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { ctx, cookies } = deps;
-  const { csrf, html, message, tr } = createPageKit(app, deps);
+  const { csrf, html, message, tr, toSignIn } = createPageKit(app, deps);
 
   app.get('/assets/doorman.css', (_request, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('doorman.css')));
   app.get('/assets/forms.js', (_request, reply) => reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(asset('forms.js')));
@@ -244,6 +244,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     password: 'account.passwordChanged',
     revoked: 'account.revoked',
     'auth-code': 'account.codeSent',
+    'phone-pending': 'account.phoneCodeSent',
   };
 
   const renderAccount = async (request: FastifyRequest, reply: FastifyReply, active: ActiveSession, extra: { notice?: PageText; error?: PageText; status?: number } = {}) => {
@@ -294,9 +295,11 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   /** Runs a form action for the signed-in user; a refusal re-renders the account page with the reason. */
   const accountAction = async (request: FastifyRequest, reply: FastifyReply, action: (active: ActiveSession) => Promise<string>) => {
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
-    if (!active) return reply.redirect('/login?next=%2Faccount', 303);
+    if (!active) return toSignIn(request, reply, '/account');
     try {
-      return reply.redirect(`/account?saved=${await action(active)}`, 303);
+      const saved = await action(active);
+      // The phone's code form is far down the page: the notice says so, and the address leads there.
+      return reply.redirect(`/account?saved=${saved}${saved === 'phone-pending' ? '#phone-section' : ''}`, 303);
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
@@ -306,7 +309,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
 
   app.get<{ Querystring: { saved?: string } }>('/account', async (request, reply) => {
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
-    if (!active) return reply.redirect('/login?next=%2Faccount', 303);
+    if (!active) return toSignIn(request, reply, '/account');
     const key = request.query.saved ? NOTICES[request.query.saved] : undefined;
     return renderAccount(request, reply, active, key ? { notice: translator(pickLocale(request, active.user.locale))(key) } : {});
   });
@@ -335,7 +338,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   app.post('/account/authorization', { preHandler: csrf }, (request, reply) =>
     accountAction(request, reply, async (active) => {
       const form = authorizationForm.safeParse(formOf(request));
-      if (!form.success) throw invalidRequest('Enter your password.');
+      if (!form.success) throw invalidRequest('Enter your password.', { reason: 'enter_password' });
       const result = await setAuthorization(ctx, active, { enabled: form.data.enabled === 'true', password: form.data.password, code: form.data.code || undefined }, requestInfo(request));
       return result.codeSent ? 'auth-code' : '1';
     }),
@@ -344,7 +347,10 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   app.post('/account/password', { preHandler: csrf }, (request, reply) =>
     accountAction(request, reply, async (active) => {
       const form = passwordChangeForm.safeParse(formOf(request));
-      if (!form.success) throw invalidRequest(form.error.issues[0]?.message ?? 'Enter both passwords.');
+      if (!form.success) {
+        const newPasswordShort = form.error.issues[0]?.path[0] === 'newPassword';
+        throw invalidRequest(form.error.issues[0]?.message ?? 'Enter both passwords.', { reason: newPasswordShort ? 'new_password_short' : 'enter_password' });
+      }
       await changePassword(ctx, active, form.data.currentPassword, form.data.newPassword, requestInfo(request));
       return 'password';
     }),
@@ -353,7 +359,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   app.post('/account/phone', { preHandler: csrf }, (request, reply) =>
     accountAction(request, reply, async (active) => {
       const form = phoneForm.safeParse(formOf(request));
-      if (!form.success) throw invalidRequest('Enter the phone number and your password.');
+      if (!form.success) throw invalidRequest('Enter the phone number and your password.', { reason: 'enter_phone_and_password' });
       await startPhoneChange(ctx, active, form.data, requestInfo(request));
       return 'phone-pending';
     }),
@@ -362,7 +368,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   app.post('/account/phone/verify', { preHandler: csrf }, (request, reply) =>
     accountAction(request, reply, async (active) => {
       const form = codeForm.safeParse(formOf(request));
-      if (!form.success) throw invalidRequest('Enter the code.');
+      if (!form.success) throw invalidRequest('Enter the code.', { reason: 'enter_code' });
       await confirmPhoneChange(ctx, active, form.data.code, requestInfo(request));
       return 'phone';
     }),
@@ -371,7 +377,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
   app.post('/account/phone/remove', { preHandler: csrf }, (request, reply) =>
     accountAction(request, reply, async (active) => {
       const form = passwordForm.safeParse(formOf(request));
-      if (!form.success) throw invalidRequest('Enter your password.');
+      if (!form.success) throw invalidRequest('Enter your password.', { reason: 'enter_password' });
       await removePhone(ctx, active, form.data.password, requestInfo(request));
       return 'phone-removed';
     }),
@@ -379,7 +385,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
 
   app.post('/account/notifications', { preHandler: csrf }, async (request, reply) => {
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
-    if (!active) return reply.redirect('/login?next=%2Faccount', 303);
+    if (!active) return toSignIn(request, reply, '/account');
     const parsed = preferenceForm.safeParse(formOf(request));
     if (!parsed.success) throw invalidRequest('preference must be immediate or digest');
     await setNotificationPreference(ctx, active, parsed.data.preference, requestInfo(request));
@@ -406,17 +412,23 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         user.locale,
       );
     } catch (error) {
-      if (error instanceof DoormanError && error.statusCode < 500) return message(request, reply, error.statusCode, (t) => t('report.invalidTitle'), refusalText({ error: error.code, message: error.message }));
+      if (error instanceof DoormanError && error.statusCode < 500) return reportRefused(request, reply, error);
       throw error;
     }
   });
 
+  /** A used, expired or unknown link: said in the account's language where the link names an account. */
+  const reportRefused = async (request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply, error: DoormanError) => {
+    const locale = await reportAccountLocale(ctx, request.params.token);
+    return message(request, reply, error.statusCode, (t) => t('report.invalidTitle'), refusalText({ error: error.code, message: error.message }), '/login', undefined, locale);
+  };
+
   app.post<{ Params: { token: string } }>('/report/:token', { preHandler: csrf }, async (request, reply) => {
     try {
-      await confirmSignInReport(ctx, request.params.token, requestInfo(request));
-      return message(request, reply, 200, tr(request, 'report.doneTitle'), tr(request, 'report.doneText'));
+      const { user } = await confirmSignInReport(ctx, request.params.token, requestInfo(request));
+      return message(request, reply, 200, tr(request, 'report.doneTitle', undefined, user.locale), tr(request, 'report.doneText', undefined, user.locale), '/login', undefined, user.locale);
     } catch (error) {
-      if (error instanceof DoormanError && error.statusCode < 500) return message(request, reply, error.statusCode, (t) => t('report.invalidTitle'), refusalText({ error: error.code, message: error.message }));
+      if (error instanceof DoormanError && error.statusCode < 500) return reportRefused(request, reply, error);
       throw error;
     }
   });
