@@ -104,6 +104,8 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
   const limiters = await createLimiters<LimiterName>(database, {
     loginPerIp: { points: limits.loginPerIpPerMinute, durationSeconds: 60 },
     loginFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
+    // A browser the account trusts has a budget of its own when the account's is spent (see signInSteps).
+    loginFailuresPerTrustedBrowser: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },
     codeFailuresPerIp: { points: limits.codeFailuresPerIpPerMinute, durationSeconds: 60 },
     sendsPerIp: { points: limits.sendsPerIpPerHour, durationSeconds: 60 * 60 },
     reauthFailuresPerAccount: { points: limits.loginFailuresPerAccount, durationSeconds: 15 * 60 },

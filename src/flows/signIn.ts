@@ -147,6 +147,20 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
 }
 
 /**
+ * Whether the browser behind this device cookie is trusted by the account the e-mail names, so
+ * that failed passwords sent from elsewhere cannot lock it out (its own failures still count).
+ */
+export async function isTrustedBrowser(ctx: FlowContext, email: string, deviceToken: string | undefined): Promise<boolean> {
+  if (!isTokenShaped(deviceToken)) return false;
+  const account = await ctx.store.findAccountByEmail(email);
+  if (!account) return false;
+  const known = await ctx.store.findDeviceForAccount(hashToken(deviceToken), account.user.id);
+  const requiredSince = verificationRequiredSince(account.user.twoFactorEnabledAt, account.company.requireVerificationAt);
+  // Only a browser trust was given to: with account authorization off every browser would pass the check below.
+  return known?.link?.trustedAt != null && !needsVerification(requiredSince ?? 0, known.link, ctx.clock.now(), account.company.trustedDeviceDays);
+}
+
+/**
  * The id of the live session behind this cookie when it belongs to the given account-device link and
  * began once verification was required: a session from before account authorization was switched on
  * authorizes nothing (from that moment no device is authorized without a code).

@@ -5,7 +5,7 @@ import type { FlowContext } from '../flows/context.js';
 import type { Limiter } from '../store/rateLimits.js';
 import type { CookieJar } from './cookies.js';
 
-export type LimiterName = 'loginPerIp' | 'loginFailuresPerAccount' | 'codeFailuresPerIp' | 'sendsPerIp' | 'reauthFailuresPerAccount';
+export type LimiterName = 'loginPerIp' | 'loginFailuresPerAccount' | 'loginFailuresPerTrustedBrowser' | 'codeFailuresPerIp' | 'sendsPerIp' | 'reauthFailuresPerAccount';
 
 export interface WebDeps {
   config: Config;

@@ -6,14 +6,15 @@ import type { ChallengeView } from '../flows/challengeView.js';
 import type { CompletedSignIn } from '../flows/completeSignIn.js';
 import { DoormanError, rateLimited } from '../flows/errors.js';
 import { sendChallengeCode } from '../flows/sendChallengeCode.js';
-import { signIn, type SignInResult } from '../flows/signIn.js';
+import { isTrustedBrowser, signIn, type SignInResult } from '../flows/signIn.js';
 import { verifyChallengeCode } from '../flows/verifyChallengeCode.js';
 import { ipLimitKey } from '../domain/ipKey.js';
 import { normalizeEmail } from '../store/kysely-store.js';
 import type { WebDeps } from './deps.js';
 import { requestInfo } from './security.js';
 import { auditRateLimited, type RateLimitedStep } from '../flows/rateLimitAudit.js';
-import type { LimitDecision } from '../store/rateLimits.js';
+import type { LimitDecision, Limiter } from '../store/rateLimits.js';
+import { hashToken } from '../domain/tokens.js';
 
 /** Answers 429 when the limit refused; the refusal that first went past the budget is audited. */
 async function refuse(deps: WebDeps, decision: LimitDecision, audit: RateLimitedStep): Promise<void> {
@@ -40,19 +41,31 @@ export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply
   // Counted before the password is checked, so a burst of parallel guesses cannot outrun the limit;
   // a right password gives the points back, since only failures should use up a budget.
   await refuse(deps, await limiters.loginPerIp.consume(ipKey), { step: 'password', limit: 'loginPerIp', request: info, email });
-  const account = await limiters.loginFailuresPerAccount.consume(accountKey);
+  const deviceToken = deps.cookies.read(request, 'device');
+  // The budget this attempt counts against: the account's, or, once failures from anywhere have
+  // spent that, a browser the account trusts has one of its own (OWASP's "device cookies"), so
+  // whoever knows only the e-mail address cannot lock the owner out of their own devices.
+  let budget: { limiter: Limiter; key: string } = { limiter: limiters.loginFailuresPerAccount, key: accountKey };
+  const account = await budget.limiter.consume(budget.key);
   if (!account.allowed) {
-    await limiters.loginPerIp.refund(ipKey);
-    await refuse(deps, account, { step: 'password', limit: 'loginFailuresPerAccount', request: info, email });
+    if (await isTrustedBrowser(deps.ctx, email, deviceToken)) {
+      budget = { limiter: limiters.loginFailuresPerTrustedBrowser, key: hashToken(deviceToken!) };
+      const browser = await budget.limiter.consume(budget.key);
+      if (!browser.allowed) await limiters.loginPerIp.refund(ipKey);
+      await refuse(deps, browser, { step: 'password', limit: 'loginFailuresPerTrustedBrowser', request: info, email });
+    } else {
+      await limiters.loginPerIp.refund(ipKey);
+      await refuse(deps, account, { step: 'password', limit: 'loginFailuresPerAccount', request: info, email });
+    }
   }
   let result: SignInResult;
   try {
-    result = await signIn(deps.ctx, { email, password, deviceToken: deps.cookies.read(request, 'device'), sessionToken: deps.cookies.read(request, 'session'), request: info });
+    result = await signIn(deps.ctx, { email, password, deviceToken, sessionToken: deps.cookies.read(request, 'session'), request: info });
   } catch (error) {
-    if (!isCode(error, 'invalid_credentials')) await Promise.all([limiters.loginPerIp.refund(ipKey), limiters.loginFailuresPerAccount.refund(accountKey)]);
+    if (!isCode(error, 'invalid_credentials')) await Promise.all([limiters.loginPerIp.refund(ipKey), budget.limiter.refund(budget.key)]);
     throw error;
   }
-  await Promise.all([limiters.loginPerIp.refund(ipKey), limiters.loginFailuresPerAccount.refund(accountKey)]);
+  await Promise.all([limiters.loginPerIp.refund(ipKey), budget.limiter.refund(budget.key)]);
   if (result.status === 'authenticated') {
     setSignedInCookies(deps, reply, result);
   } else {

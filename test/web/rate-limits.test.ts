@@ -1,6 +1,6 @@
 // Defends the sign-in rate limits at their defaults: per IP about 30 failed attempts a minute, per account 10 wrong passwords per 15 minutes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDoorman, type Running } from '../helpers/harness.js';
+import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
 
 let doorman: Running;
 
@@ -83,5 +83,53 @@ describe('rate-limited code entry', () => {
     for (let i = 0; i < 3; i++) expect((await browser.post('/api/v1/login/challenge/verify', { code: '1' })).status).toBe(429);
     const rows = await strict.doorman.database.db.selectFrom('auditEvents').select(['event', 'userId', 'detail']).where('detail', 'like', '%rate_limited%').execute();
     expect(rows).toEqual([{ event: 'code_verified', userId: user.id, detail: JSON.stringify({ reason: 'rate_limited', limit: 'codeFailuresPerIp' }) }]);
+  });
+});
+
+describe('failed passwords from elsewhere do not lock out a trusted browser', () => {
+  let local: Running;
+  beforeAll(async () => {
+    local = await startDoorman();
+  });
+  afterAll(async () => local?.close());
+
+  async function mailedCode(email: string): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const mail = local.doorman.mailbox!.list().find((m) => m.to === email && /verification code/i.test(m.subject));
+      if (mail) return /\b(\d{6})\b/.exec(mail.text)![1]!;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('no code');
+  }
+
+  it('the trusted browser has a budget of its own once the account’s is spent', async () => {
+    const user = await local.addUser({ twoFactor: true });
+    const trusted = local.browser();
+    expect((await signInWithCode(trusted, user, () => mailedCode(user.email), true)).status).toBe(200);
+    await trusted.post('/api/v1/logout');
+
+    // Someone who knows only the address spends the account's budget.
+    for (let i = 0; i < 10; i++) expect((await local.browser().post('/api/v1/login', { email: user.email, password: `guess-${i}` })).status).toBe(401);
+    expect((await local.browser().post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(429);
+
+    // The owner's trusted browser still signs in, and its successes cost nothing.
+    for (let i = 0; i < 3; i++) {
+      expect((await trusted.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+    }
+    // Its own failures count against its own budget: the 11th attempt after ten wrong ones is refused.
+    for (let i = 0; i < 10; i++) expect((await trusted.post('/api/v1/login', { email: user.email, password: `typo-${i}` })).status).toBe(401);
+    const refused = await trusted.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(refused.status).toBe(429);
+    const audited = await local.doorman.database.db.selectFrom('auditEvents').select('detail').where('userId', '=', user.id).where('detail', 'like', '%rate_limited%').execute();
+    expect(audited.map((row) => JSON.parse(row.detail!).limit).sort()).toEqual(['loginFailuresPerAccount', 'loginFailuresPerTrustedBrowser']);
+  });
+
+  it('an untrusted browser of the account gets no such budget', async () => {
+    const user = await local.addUser({ twoFactor: true });
+    const known = local.browser();
+    expect((await signInWithCode(known, user, () => mailedCode(user.email), false)).status).toBe(200);
+    await known.post('/api/v1/logout');
+    for (let i = 0; i < 10; i++) expect((await local.browser().post('/api/v1/login', { email: user.email, password: `guess-${i}` })).status).toBe(401);
+    expect((await known.post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(429);
   });
 });
