@@ -19,7 +19,7 @@ import { notFound } from '../flows/errors.js';
 import { languageLinks } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
-import { clientIp, registerJsonParser, registerNulGuard, sendError, toPublicError } from './security.js';
+import { clientIp, registerJsonParser, registerInputGuards, sendError, toPublicError } from './security.js';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
@@ -134,7 +134,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     cookieOpts: deps.cookies.csrfOptions,
   });
   registerJsonParser(app, BODY_LIMIT_BYTES);
-  registerNulGuard(app);
+  registerInputGuards(app);
   await app.register(view, {
     engine: { eta: new Eta() },
     root: fileURLToPath(new URL('./views', import.meta.url)),

@@ -84,11 +84,21 @@ function holdsNul(value: unknown, depth = 0): boolean {
 
 /**
  * No field, id or parameter may hold a NUL character: PostgreSQL cannot store one in text, so it
- * would fail the query (a 500) where SQLite finds nothing. Refused up front, the same on both.
+ * would fail the query (a 500) where SQLite finds nothing. Refused up front, the same on both; and
+ * so is a body that is compressed or not in UTF-8.
  */
-export function registerNulGuard(app: FastifyInstance): void {
+export function registerInputGuards(app: FastifyInstance): void {
   app.addHook('onRequest', async (request) => {
     if (/%00/i.test(request.url)) throw nulCharacter();
+    // Bodies are read as plain UTF-8: a compressed one, or text in another character set, would be misread.
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw new DoormanError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted.');
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
+      throw new DoormanError(415, 'unsupported_media_type', 'Send the body in UTF-8.');
+    }
   });
   app.addHook('preValidation', async (request) => {
     if (holdsNul(request.body)) throw nulCharacter();

@@ -53,7 +53,8 @@ export const nameField = z
   .trim()
   .min(1, 'name is required')
   .max(100, 'name is too long')
-  .refine((v) => !UNSAFE_CHARS.test(v), 'name contains control characters')
+  // Zero-width joiner and non-joiner are letters' business (Persian and Indic names, joined emoji), not hiding places.
+  .refine((v) => !UNSAFE_CHARS.test(v.replace(/(?<=\S)[\u200c\u200d](?=\S)/gu, '')), 'name contains control or invisible formatting characters')
   .transform((v) => v.normalize('NFC'));
 
 /** A mobile number in international form, stored as E.164. */
@@ -124,7 +125,12 @@ export function pageOfList<T>(items: readonly T[], page: ReturnType<typeof parse
   return { items: items.slice(page.offset, page.offset + page.limit), page: page.page, pageSize: page.pageSize, total: items.length };
 }
 
-const isoDate = z.string().max(40).refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date or time');
+// A calendar date, or a date and time (seconds, fraction and offset optional): `Date.parse` alone takes `1` as the year 2001.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+const isoDate = z
+  .string()
+  .max(40)
+  .refine((v) => ISO_DATE.test(v) && !Number.isNaN(Date.parse(v)) && new Date(Date.parse(v.slice(0, 10))).toISOString().startsWith(v.slice(0, 10)), 'must be an ISO 8601 date or time, such as 2026-11-29 or 2026-11-29T08:00Z');
 
 export const signInFilterQuery = z.object({
   employee: z.string().max(64).optional(),

@@ -49,6 +49,8 @@ describe('JSON API bad input', () => {
     ['a NUL in a JSON field', 'POST', '/api/v1/admin/users', JSON.stringify({ email: 'nul@acme.example', password: 'a-long-password-1', name: 'N', companyId: '\u0000', role: 'employee' }), admin, 400, 'invalid_request'],
     ['a NUL in a JSON key', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x', 'k\u0000': 1 }), {}, 400, 'invalid_request'],
     ['a NUL in a password', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x\u0000y' }), {}, 400, 'invalid_request'],
+    ['a UTF-16 charset on a JSON body', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x' }), { 'content-type': 'application/json; charset=utf-16' }, 415, 'unsupported_media_type'],
+    ['a gzip Content-Encoding on a plain body', 'POST', '/api/v1/login', JSON.stringify({ email: 'a@acme.example', password: 'x' }), { 'content-encoding': 'gzip' }, 415, 'unsupported_media_type'],
     ['an unknown route', 'GET', '/api/v1/nothing-here', undefined, {}, 404, 'not_found'],
     ['a broken %-escape in the path', 'GET', '/api/v1/me/devices/%E0%A4%A', undefined, {}, 400, 'bad_url'],
     ['an overlong path segment', 'DELETE', `/api/v1/me/devices/${'a'.repeat(300)}`, undefined, {}, 414, 'uri_too_long'],
@@ -121,6 +123,16 @@ describe('admin API bad input', () => {
       expect(row.email).toBe(email);
     },
   );
+
+  it.each(['Zoë 🚚 👨\u200d👩\u200d👧', 'می\u200cخواهم', 'Ana-María O\'Neill'])('a name such as %j, with joiners inside words, is accepted', async (name) => {
+    const created = await doorman.browser().post('/api/v1/admin/users', { email: `n${Math.random().toString(36).slice(2)}@acme.example`, password: 'a-long-password', name, companyId: doorman.companyId, role: 'employee' }, admin);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+  });
+
+  it.each(['\u200dEve', 'Eve \u200c', 'Eve\u200bAdmin'])('a name with an invisible character standing alone (%j) is refused', async (name) => {
+    const created = await doorman.browser().post('/api/v1/admin/users', { email: `n${Math.random().toString(36).slice(2)}@acme.example`, password: 'a-long-password', name, companyId: doorman.companyId, role: 'employee' }, admin);
+    expectClientError(created, 400, 'invalid_request');
+  });
 
   it('an account whose address fails the newer checks still signs in (sign-in checks only the shape)', async () => {
     const user = await doorman.addUser({ twoFactor: false });

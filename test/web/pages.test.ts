@@ -276,10 +276,13 @@ describe('company console in Polish', () => {
     for (const query of ['page=-1', 'page=abc', 'epage=0&pageSize=100000']) {
       expect((await browser.get(`/company?${query}`, { accept: 'text/html' })).status, query).toBe(200);
     }
-    const filtered = await browser.get('/company?from=2026-13-45', { accept: 'text/html' });
-    expect(filtered.status).toBe(400);
-    expect(filtered.text).toContain('Filtr jest nieprawidłowy');
-    expect(filtered.text).not.toContain('ISO 8601');
+    for (const from of ['2026-13-45', '1', '2026-02-30']) {
+      const filtered = await browser.get(`/company?from=${from}`, { accept: 'text/html' });
+      expect(filtered.status, from).toBe(400);
+      expect(filtered.text).toContain('Filtr jest nieprawidłowy');
+      expect(filtered.text).not.toContain('ISO 8601');
+    }
+    expect((await browser.get('/company?from=2026-11-01&to=2026-11-29T08:00Z', { accept: 'text/html' })).status).toBe(200);
   });
 });
 

@@ -95,7 +95,7 @@ describe('failed passwords from elsewhere do not lock out a trusted browser', ()
 
   async function mailedCode(email: string): Promise<string> {
     for (let i = 0; i < 100; i++) {
-      const mail = local.doorman.mailbox!.list().find((m) => m.to === email && /verification code/i.test(m.subject));
+      const mail = local.doorman.mailbox!.list().find((m) => m.to === email && /verification code/i.test(m.subject ?? ''));
       if (mail) return /\b(\d{6})\b/.exec(mail.text)![1]!;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
