@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { getCountries, getCountryCallingCode } from 'libphonenumber-js';
 import { z } from 'zod';
 
 // Product rules (DESIGN.md §1). Units are in the names.
@@ -170,7 +171,13 @@ const fields = {
   DOORMAN_CODE_LENGTH: int(CODE_LENGTH_MIN, CODE_LENGTH_MAX),
   DOORMAN_MAX_CODE_ATTEMPTS: int(1, 20),
   DOORMAN_TRUSTED_DEVICE_DAYS: int(1, 365),
-  DOORMAN_SMS_COUNTRIES: z.string().regex(/^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/, 'must be calling codes separated by commas, e.g. 48,49'),
+  DOORMAN_SMS_COUNTRIES: z
+    .string()
+    .regex(/^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/, 'must be calling codes separated by commas, e.g. 48,49')
+    .superRefine((value, issue) => {
+      const unknown = value.split(',').map((code) => code.trim()).filter((code) => !knownCallingCodes().has(code));
+      if (unknown.length > 0) issue.addIssue({ code: 'custom', message: `names calling codes no country has: ${unknown.join(', ')}` });
+    }),
   DOORMAN_TRUST_PROXY: z.string().min(1).refine(isTrustProxy, 'must be off, a hop count, or a comma-separated list of proxy addresses or CIDR ranges'),
   DOORMAN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   DOORMAN_RATE_LOGIN_PER_IP_PER_MINUTE: int(1, 1_000_000),
@@ -189,6 +196,20 @@ const fields = {
 } as const;
 
 type Field = keyof typeof fields;
+
+let callingCodes: Set<string> | undefined;
+/** Every country calling code there is (libphonenumber-js's metadata). */
+function knownCallingCodes(): Set<string> {
+  callingCodes ??= new Set(getCountries().map((country) => getCountryCallingCode(country)));
+  return callingCodes;
+}
+
+/** `DOORMAN_*` variables that are no setting (a typo, or one from another version): said at start, never fatal. */
+export function unknownSettings(env: Env = process.env): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith('DOORMAN_') && !name.startsWith('DOORMAN_TEST_') && !(name in fields))
+    .sort();
+}
 
 function read<K extends Field>(env: Env, name: K): z.output<(typeof fields)[K]> | undefined {
   const raw = env[name];

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, EUROPEAN_CALLING_CODES, loadConfig, unknownSettings } from '../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'doorman-config-'));
 const base = { DOORMAN_DATABASE_URL: join(dir, 'doorman.sqlite') };
@@ -66,6 +66,7 @@ describe('configuration', () => {
     ['DOORMAN_PUBLIC_URL', 'https://user:pw@id.example'],
     ['DOORMAN_PUBLIC_URL', 'https://'],
     ['DOORMAN_SMS_COUNTRIES', 'PL,DE'],
+    ['DOORMAN_SMS_COUNTRIES', '48,999'],
     ['DOORMAN_MAIL_FROM', 'a@b.c\nBcc: x@y.z'],
     ['DOORMAN_MAIL_FROM', 'notanemail'],
     ['DOORMAN_MAIL_FROM', 'Doorman no-reply@id.example'],
@@ -88,6 +89,14 @@ describe('configuration', () => {
     ['DOORMAN_PUBLIC_URL', 'http://127.0.0.1:3000'],
   ])('%s=%j is accepted', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).not.toThrow();
+  });
+
+  it('the default SMS allow-list names only real calling codes', () => {
+    expect(() => loadConfig({ ...base, DOORMAN_SMS_COUNTRIES: EUROPEAN_CALLING_CODES.join(',') })).not.toThrow();
+  });
+
+  it('names DOORMAN_ variables that are no setting (test-only ones aside)', () => {
+    expect(unknownSettings({ DOORMAN_PORT: '1', DOORMAN_BOGUS: '1', DOORMAN_SMTP_ULR: 'x', DOORMAN_TEST_STORE: 'postgres', OTHER: '1' })).toEqual(['DOORMAN_BOGUS', 'DOORMAN_SMTP_ULR']);
   });
 
   it.each(['off', '2', '127.0.0.1', '10.0.0.0/8, ::1', 'loopback, 192.168.0.0/255.255.0.0', 'fd00::/8'])('DOORMAN_TRUST_PROXY=%j is accepted', (value) => {

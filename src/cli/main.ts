@@ -1,6 +1,6 @@
 // The doorman command: serve, migrate, company and user provisioning, demo.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, unknownSettings, type Config } from '../config.js';
 import { createDoorman } from '../compose.js';
 import { z } from 'zod';
 import { createCompany, createUser, setCompanyPolicy, updateUser } from '../flows/provisioning.js';
@@ -77,6 +77,7 @@ function onOff(value: string | undefined, flag: string): boolean | undefined {
 export async function main(argv: string[]): Promise<void> {
   const [command, sub] = argv;
   const config = loadConfig();
+  for (const name of unknownSettings()) process.stderr.write(`doorman: warning: ${name} is not a Doorman setting and is ignored (a typo?)\n`);
   switch (command) {
     case 'serve':
       return serve(config);

@@ -1,5 +1,5 @@
 // The doorman command as a newcomer uses it: migrate, create a company and a user (password on stdin), and the demo.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,12 @@ describe('doorman CLI', () => {
     expect(row).toMatchObject({ role: 'authorized', personalDataVerifiedBy: 'Operator Olga', twoFactorEnabledAt: null });
     expect(row.personalDataVerifiedAt).toBeGreaterThan(0);
     expect(() => doorman(['company', 'policy', '--id', companyId, '--sms', 'maybe'])).toThrow(/--sms must be on or off/);
+  });
+
+  it('warns of a DOORMAN_ variable that is no setting, and goes on', () => {
+    const run = spawnSync(process.execPath, [CLI, 'help'], { env: { ...env, DOORMAN_SMTP_ULR: 'smtp://mail.example' }, encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('doorman: warning: DOORMAN_SMTP_ULR is not a Doorman setting and is ignored');
   });
 
   it('refuses bad input with a clear message and exit code 2', () => {
