@@ -30,6 +30,7 @@ import type {
 } from '../flows/ports.js';
 import type { DatabaseKind, OpenDatabase } from './db.js';
 import { LookupBatch } from './lookupBatch.js';
+import { domainToASCII } from 'node:url';
 import type { AccountDevicesTable, CompaniesTable, Database, UsersTable } from './schema.js';
 
 const bool = (value: boolean) => (value ? 1 : 0);
@@ -200,8 +201,18 @@ function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
   return { ...row, smsAllowed: row.smsAllowed === 1 };
 }
 
+/**
+ * The form an address is unique and looked up in: NFKC, trimmed, lower case, and an
+ * internationalized domain in its ASCII (punycode) form, so `user@bücher.example` and
+ * `user@xn--bcher-kva.example` are one mailbox and one account.
+ */
 export function normalizeEmail(email: string): string {
-  return email.normalize('NFKC').trim().toLowerCase();
+  const lower = email.normalize('NFKC').trim().toLowerCase();
+  const at = lower.lastIndexOf('@');
+  const domain = lower.slice(at + 1);
+  if (at < 0 || /^[\x00-\x7f]*$/.test(domain)) return lower;
+  const ascii = domainToASCII(domain);
+  return ascii ? `${lower.slice(0, at)}@${ascii}` : lower;
 }
 
 const challengeColumns = [

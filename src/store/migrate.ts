@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008_sign_ins_policy.js';
 import * as m0009 from './migrations/0009_rate_limits.js';
 import * as m0010 from './migrations/0010_sign_in_log_indexes.js';
 import * as m0011 from './migrations/0011_audit_user_agent.js';
+import * as m0012 from './migrations/0012_email_idn.js';
 import type { Database } from './schema.js';
 
 const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '0009_rate_limits': m0009,
   '0010_sign_in_log_indexes': m0010,
   '0011_audit_user_agent': m0011,
+  '0012_email_idn': m0012,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

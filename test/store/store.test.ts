@@ -5,6 +5,7 @@ import type { AccountDeviceRecord, SessionRecord } from '../../src/flows/ports.j
 import { openDatabase, type OpenDatabase } from '../../src/store/db.js';
 import { KyselyStore } from '../../src/store/kysely-store.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
+import * as migration0012 from '../../src/store/migrations/0012_email_idn.js';
 import { createLimiters } from '../../src/store/rateLimits.js';
 import { POSTGRES_SKIP_REASON, POSTGRES_URL, postgresDatabase, sqliteDatabase, type TestDatabase } from '../helpers/databases.js';
 
@@ -63,6 +64,35 @@ describe.each(kinds)('store on %s', (kind, create) => {
     await store.insertSession(session, tokenHash);
     return { session, tokenHash };
   }
+
+  it.skipIf(skip)('an internationalized domain is one address in either form; migration 0012 moves old rows to the ASCII form', async () => {
+    const user = (email: string) => ({
+      id: newId(), companyId: 'idn-co', email, displayName: 'U', passwordHash: 'x', phone: null, locale: 'en' as const, role: 'employee' as const,
+      personalDataVerifiedAt: null, twoFactorEnabledAt: now, preferredChannel: null, emailVerifiedAt: null, phoneVerifiedAt: null,
+      verificationLockedUntil: null, passwordChangeRequired: false, notificationPreference: 'immediate' as const, timeZone: null, personalDataVerifiedBy: null, createdAt: now, updatedAt: now,
+    });
+    await store.insertCompany({ id: 'idn-co', name: 'IDN', createdAt: now, requireVerificationAt: null, trustedDeviceDays: null, smsAllowed: true });
+    const unicode = user('anna@Bücher.example');
+    await store.insertUser(unicode);
+    expect((await store.findUserByEmail('anna@xn--bcher-kva.example'))?.id).toBe(unicode.id);
+    expect((await store.findUserByEmail('ANNA@bücher.example'))?.id).toBe(unicode.id);
+
+    // Rows written by an older version hold the Unicode form; two of them name one mailbox twice.
+    const old = user('olek@żółw.example');
+    const twinAscii = user('ewa@xn--bcher-kva.example');
+    const twinUnicode = user('ewa-twin@placeholder.example');
+    for (const row of [old, twinAscii, twinUnicode]) await store.insertUser(row);
+    const raw = database.db;
+    await raw.updateTable('users').set({ emailNormalized: 'olek@żółw.example' }).where('id', '=', old.id).execute();
+    await raw.updateTable('users').set({ email: 'ewa@bücher.example', emailNormalized: 'ewa@bücher.example' }).where('id', '=', twinUnicode.id).execute();
+    await migration0012.up(raw);
+    const normalized = async (id: string) => (await raw.selectFrom('users').select('emailNormalized').where('id', '=', id).executeTakeFirstOrThrow()).emailNormalized;
+    expect(await normalized(old.id)).toBe('olek@xn--w-uga1v8h.example');
+    expect((await store.findUserByEmail('olek@żółw.example'))?.id).toBe(old.id);
+    // The twin in ASCII form keeps the address; the other row is left as it was.
+    expect((await store.findUserByEmail('ewa@bücher.example'))?.id).toBe(twinAscii.id);
+    expect(await normalized(twinUnicode.id)).toBe('ewa@bücher.example');
+  });
 
   it.skipIf(skip)('a rehash replaces the password hash only while it is the one that was checked; a sign-in holds it the same way', async () => {
     const { userId } = await challengeFixture();

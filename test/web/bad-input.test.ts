@@ -113,7 +113,16 @@ describe('admin API bad input', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it.each(['o\'brien+tag@mail.acme.example', 'łukasz@acme.example', 'user@bücher.example', 'user@xn--bcher-kva.example', 'x@acme.co.uk'])(
+  it('an internationalized domain names one mailbox in either form: the second account is refused, and either form signs in', async () => {
+    const base = { password: 'a-long-password', name: 'Idn User', companyId: doorman.companyId, role: 'employee', twoFactor: false };
+    expect((await doorman.browser().post('/api/v1/admin/users', { ...base, email: 'idn@straße-bücher.example' }, admin)).status).toBe(201);
+    expectClientError(await doorman.browser().post('/api/v1/admin/users', { ...base, email: 'idn@xn--strae-bcher-y6a49a.example' }, admin), 409, 'email_taken');
+    for (const email of ['idn@straße-bücher.example', 'IDN@XN--STRAE-BCHER-Y6A49A.example']) {
+      expect((await doorman.browser().post('/api/v1/login', { email, password: 'a-long-password' })).body.status, email).toBe('authenticated');
+    }
+  });
+
+  it.each(['o\'brien+tag@mail.acme.example', 'łukasz@acme.example', 'user@bücher.example', 'x@acme.co.uk'])(
     'creating a user with the address %j is accepted; a PATCH to an undeliverable one is refused and changes nothing',
     async (email) => {
       const created = await doorman.browser().post('/api/v1/admin/users', { email, password: 'a-long-password', name: 'New User', companyId: doorman.companyId, role: 'employee' }, admin);
