@@ -46,7 +46,12 @@ export const newEmailField = emailField.pipe(
 
 export const passwordField = z.string().min(1, 'password is required').max(PASSWORD_MAX_LENGTH, 'password is too long');
 
-export const newPasswordField = z.string().min(10, 'password must be at least 10 characters').max(PASSWORD_MAX_LENGTH, 'password is too long');
+export const newPasswordField = z
+  .string()
+  .min(10, 'password must be at least 10 characters')
+  .max(PASSWORD_MAX_LENGTH, 'password is too long')
+  // A lone surrogate is no character: hashed, every one of them would be the same U+FFFD.
+  .refine((v) => !/\p{Cs}/u.test(v), 'password contains an invalid character (a lone surrogate)');
 
 export const nameField = z
   .string()

@@ -85,7 +85,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
     const raw = database.db;
     await raw.updateTable('users').set({ emailNormalized: 'olek@żółw.example' }).where('id', '=', old.id).execute();
     await raw.updateTable('users').set({ email: 'ewa@bücher.example', emailNormalized: 'ewa@bücher.example' }).where('id', '=', twinUnicode.id).execute();
-    await migration0012.up(raw);
+    await migration0012.up(raw as unknown as Parameters<typeof migration0012.up>[0]);
     const normalized = async (id: string) => (await raw.selectFrom('users').select('emailNormalized').where('id', '=', id).executeTakeFirstOrThrow()).emailNormalized;
     expect(await normalized(old.id)).toBe('olek@xn--w-uga1v8h.example');
     expect((await store.findUserByEmail('olek@żółw.example'))?.id).toBe(old.id);

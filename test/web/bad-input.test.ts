@@ -93,6 +93,7 @@ describe('admin API bad input', () => {
     ['two dots in a row in the local part', { email: 'e..ve@acme.example' }],
     ['a 65-character local part', { email: `${'e'.repeat(65)}@acme.example` }],
     ['a short password', { password: 'short' }],
+    ['a lone surrogate in the password', { password: 'long-enough-\ud800' }],
     ['an unknown role', { role: 'root' }],
     ['a malformed phone', { phone: '12345' }],
     ['a landline', { phone: '+48 22 123 45 67' }],
