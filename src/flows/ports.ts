@@ -223,6 +223,8 @@ export interface DeviceStore {
   /** Replaces the device token; the old one then matches nothing. */
   rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void>;
   /** The browser behind a device token and, if this account has signed in on it, their link, in one read. */
+  /** The account an address names with the link of the browser behind a device token to it, in one query. */
+  findAccountWithBrowser(email: string, deviceTokenHash: string): Promise<{ user: UserRecord; company: CompanyRecord; link: AccountDeviceRecord | undefined } | undefined>;
   findDeviceForAccount(tokenHash: string, userId: string): Promise<{ device: DeviceRecord; link: AccountDeviceRecord | undefined } | undefined>;
   findAccountDeviceById(id: string): Promise<AccountDeviceRecord | undefined>;
   insertAccountDevice(link: AccountDeviceRecord): Promise<void>;

@@ -152,12 +152,12 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
  */
 export async function isTrustedBrowser(ctx: FlowContext, email: string, deviceToken: string | undefined): Promise<boolean> {
   if (!isTokenShaped(deviceToken)) return false;
-  const account = await ctx.store.findAccountByEmail(email);
-  if (!account) return false;
-  const known = await ctx.store.findDeviceForAccount(hashToken(deviceToken), account.user.id);
-  const requiredSince = verificationRequiredSince(account.user.twoFactorEnabledAt, account.company.requireVerificationAt);
+  // One query, so the time of the answer says nothing about whether the address has an account.
+  const found = await ctx.store.findAccountWithBrowser(email, hashToken(deviceToken));
+  if (!found?.link) return false;
+  const requiredSince = verificationRequiredSince(found.user.twoFactorEnabledAt, found.company.requireVerificationAt);
   // Only a browser trust was given to: with account authorization off every browser would pass the check below.
-  return known?.link?.trustedAt != null && !needsVerification(requiredSince ?? 0, known.link, ctx.clock.now(), account.company.trustedDeviceDays);
+  return found.link.trustedAt !== null && !needsVerification(requiredSince ?? 0, found.link, ctx.clock.now(), found.company.trustedDeviceDays);
 }
 
 /**

@@ -416,6 +416,27 @@ export class KyselyStore implements Store {
     return { user: toUser(row), company: toCompany(company) };
   }
 
+  async findAccountWithBrowser(
+    email: string,
+    deviceTokenHash: string,
+  ): Promise<{ user: UserRecord; company: CompanyRecord; link: AccountDeviceRecord | undefined } | undefined> {
+    // One query whether or not the address names an account, or the token a browser: the time it takes tells neither.
+    const row = await this.db
+      .selectFrom('users')
+      .innerJoin('companies', 'companies.id', 'users.companyId')
+      .leftJoin('devices', (join) => join.on('devices.tokenHash', '=', deviceTokenHash))
+      .leftJoin('accountDevices', (join) => join.onRef('accountDevices.deviceId', '=', 'devices.id').onRef('accountDevices.userId', '=', 'users.id'))
+      .selectAll('users')
+      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
+      .select(LINK_COLUMNS.map((name) => `accountDevices.${name} as ${prefixed('link', name)}` as const))
+      .where('users.emailNormalized', '=', normalizeEmail(email))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const company = unprefixed<Selectable<CompaniesTable>>(row, 'co', COMPANY_COLUMNS);
+    const link = row.linkId === null ? undefined : unprefixed<AccountDeviceRecord>(row, 'link', LINK_COLUMNS);
+    return { user: toUser(row), company: toCompany(company), link };
+  }
+
   async listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]> {
     const rows = await this.db
       .selectFrom('users')

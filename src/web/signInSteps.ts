@@ -49,6 +49,8 @@ export async function passwordStep(deps: WebDeps, request: FastifyRequest, reply
   const account = await budget.limiter.consume(budget.key);
   if (!account.allowed) {
     if (await isTrustedBrowser(deps.ctx, email, deviceToken)) {
+      // The account's budget ran out all the same: that is worth the audit log once, whoever hit it.
+      if (account.firstRefusal) await auditRateLimited(deps.ctx, { step: 'password', limit: 'loginFailuresPerAccount', request: info, email });
       budget = { limiter: limiters.loginFailuresPerTrustedBrowser, key: hashToken(deviceToken!) };
       const browser = await budget.limiter.consume(budget.key);
       if (!browser.allowed) await limiters.loginPerIp.refund(ipKey);
@@ -109,7 +111,8 @@ export async function verifyStep(
     await deps.limiters.codeFailuresPerIp.refund(ipKey);
     return done;
   } catch (error) {
-    if (!isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.refund(ipKey);
+    // A wrong code keeps its point, and so does the wrong code that locked the account (423 verification_locked).
+    if (!isCode(error, 'invalid_code') && !isCode(error, 'verification_locked')) await deps.limiters.codeFailuresPerIp.refund(ipKey);
     throw error;
   }
 }

@@ -163,6 +163,12 @@ describe('verify page and its messages', () => {
     expect(waitPage.text).not.toContain('Please wait');
     // Without JavaScript the page reloads itself when the wait is over.
     expect(waitPage.text).toMatch(/<noscript><meta http-equiv="refresh" content="\d+"><\/noscript>/);
+    // A link made elsewhere cannot pre-tick "Trust this device" or show a refusal: only the service's own signed redirect can.
+    const crafted = await browser.get('/login/verify?failed=invalid_code&trust=1', { accept: 'text/html', ...english });
+    expect(crafted.text).not.toContain('role="alert"');
+    expect(crafted.text).not.toMatch(/name="trustDevice" value="on" checked/);
+    const tampered = await browser.get(location.replace('failed=invalid_code', 'failed=rate_limited'), { accept: 'text/html', ...english });
+    expect(tampered.text).not.toContain('role="alert"');
     // Words in the address never reach the page: only known error codes have a text.
     const forged = await browser.get('/login/verify?failed=you_have_been_hacked&reason=call_us', { accept: 'text/html', ...english });
     expect(forged.status).toBe(200);

@@ -133,3 +133,27 @@ describe('failed passwords from elsewhere do not lock out a trusted browser', ()
     expect((await known.post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(429);
   });
 });
+
+describe('the wrong code that locks the account', () => {
+  let local: Running;
+  beforeAll(async () => {
+    local = await startDoorman({ DOORMAN_RATE_CODE_FAILURES_PER_IP_PER_MINUTE: '10' });
+  });
+  afterAll(async () => local?.close());
+
+  it('keeps its point in the per-IP budget like any wrong code', async () => {
+    const owner = await local.addUser({ twoFactor: true });
+    const statuses: number[] = [];
+    for (const wrong of [5, 5]) {
+      const browser = local.browser();
+      expect((await browser.post('/api/v1/login', { email: owner.email, password: owner.password })).body.status).toBe('verification_required');
+      for (let i = 0; i < wrong; i++) statuses.push((await browser.post('/api/v1/login/challenge/verify', { code: '1' })).status);
+    }
+    // The tenth wrong code locks the account and says so.
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 400, 400, 400, 400, 423]);
+    const other = await local.addUser({ twoFactor: true });
+    const browser = local.browser();
+    expect((await browser.post('/api/v1/login', { email: other.email, password: other.password })).body.status).toBe('verification_required');
+    expect((await browser.post('/api/v1/login/challenge/verify', { code: '1' })).status).toBe(429);
+  });
+});

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CHANNELS } from '../../domain/policy.js';
-import { isTokenShaped, newToken } from '../../domain/tokens.js';
+import { createHmac } from 'node:crypto';
+import { isTokenShaped, newToken, secretsEqual } from '../../domain/tokens.js';
 import type { ChallengeView } from '../../flows/challengeView.js';
 import { encodeDevice, encodeSession, encodeSignIn, encodeUser } from '../../flows/encode.js';
 import { DoormanError, invalidRequest } from '../../flows/errors.js';
@@ -185,18 +186,27 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const { query } = request;
     const sent = query.sent === 'email' || query.sent === 'sms' ? query.sent : undefined;
     const notice: PageText | undefined = sent ? (t) => t('verify.sent', { channel: t(sent === 'email' ? 'channel.email' : 'channel.sms') }) : undefined;
-    return renderVerify(request, reply, safeNext(query.next), { notice, failure: verifyFailureOf(query), trust: query.trust === '1' });
+    // The refusal and the ticked box come only from this service's own redirect (signed for this browser's
+    // challenge): a link from elsewhere cannot pre-tick "Trust this device" or show a made-up refusal.
+    const signed = typeof query.sig === 'string' && secretsEqual(query.sig, failureSignature(request, query));
+    return renderVerify(request, reply, safeNext(query.next), { notice, ...(signed ? { failure: verifyFailureOf(query), trust: query.trust === '1' } : {}) });
   });
+
+  const failureSignature = (request: FastifyRequest, query: Record<string, string | undefined>) =>
+    createHmac('sha256', ctx.secret)
+      .update(['verify-failure', cookies.read(request, 'pending') ?? '', query.failed ?? '', query.reason ?? '', query.channel ?? '', query.trust ?? ''].join('\n'))
+      .digest('base64url');
 
   /**
    * A refused code or send comes back as a redirect to the code page (post/redirect/get), so
    * reloading the page shows it again and never posts the code or the send a second time.
    */
-  const backToVerify = (reply: FastifyReply, next: string, failure: VerifyFailure, trust = false) => {
+  const backToVerify = (request: FastifyRequest, reply: FastifyReply, next: string, failure: VerifyFailure, trust = false) => {
     const query = new URLSearchParams({ next, failed: failure.code });
     if (failure.reason) query.set('reason', failure.reason);
     if (failure.channel) query.set('channel', failure.channel);
     if (trust) query.set('trust', '1');
+    query.set('sig', failureSignature(request, Object.fromEntries(query)));
     return reply.redirect(`/login/verify?${query.toString()}`, 303);
   };
 
@@ -205,12 +215,12 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const next = safeNext(form.next);
     const parsed = verifyForm.safeParse(form);
     const trust = parsed.success && parsed.data.trustDevice === 'on';
-    if (!parsed.success || parsed.data.code.trim() === '') return backToVerify(reply, next, { code: 'enter_code' }, trust);
+    if (!parsed.success || parsed.data.code.trim() === '') return backToVerify(request, reply, next, { code: 'enter_code' }, trust);
     try {
       let newPassword: string | undefined;
       if (parsed.data.newPassword) {
         const checked = newPasswordField.safeParse(parsed.data.newPassword);
-        if (!checked.success) return backToVerify(reply, next, { code: 'new_password_invalid' }, trust);
+        if (!checked.success) return backToVerify(request, reply, next, { code: 'new_password_invalid' }, trust);
         newPassword = checked.data;
       }
       await verifyStep(deps, request, reply, parsed.data.code, trust, newPassword);
@@ -218,7 +228,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return backToVerify(reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined }, trust);
+      return backToVerify(request, reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined }, trust);
     }
   });
 
@@ -233,7 +243,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return backToVerify(reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined, channel: parsed.data.channel });
+      return backToVerify(request, reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined, channel: parsed.data.channel });
     }
   });
 
