@@ -27,7 +27,27 @@ const TABLE = 'doorman_rate_limits';
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-function wrap(limiter: RateLimiterAbstract, points: number): Limiter {
+/**
+ * Gives one point back, only to a count still running and above zero. The library's `reward` would
+ * start an expired window at -1, so a refund landing just after a window ends would enlarge the next.
+ */
+type Refund = (storedKey: string, now: number) => Promise<void>;
+
+function refundFor(database: OpenDatabase): Refund {
+  const text = `update ${TABLE} set points = points - 1 where key = $1 and points > 0 and (expire is null or expire > $2)`;
+  if (database.kind === 'postgres') {
+    const pool = database.raw as pg.Pool;
+    return async (storedKey, now) => {
+      await pool.query({ name: 'doorman-rate-limit-refund', text, values: [storedKey, now] });
+    };
+  }
+  const statement = limiterClient(database.raw as SQLite.Database).prepare(text.replace(/\$\d/g, '?'));
+  return async (storedKey, now) => {
+    statement.run(storedKey, now);
+  };
+}
+
+function wrap(limiter: RateLimiterAbstract, points: number, refund: Refund): Limiter {
   return {
     async consume(key) {
       try {
@@ -44,7 +64,7 @@ function wrap(limiter: RateLimiterAbstract, points: number): Limiter {
       return { allowed: true };
     },
     async refund(key) {
-      await limiter.reward(key, 1);
+      await refund(limiter.getKey(key), Date.now());
     },
   };
 }
@@ -85,7 +105,7 @@ async function createLimiter(database: OpenDatabase, spec: LimitSpec): Promise<L
         : // The limiter shares the Kysely connection: a second SQLite connection would wait synchronously on our own open transaction.
           new RateLimiterSQLite({ ...common, storeClient: limiterClient(database.raw as SQLite.Database), storeType: 'better-sqlite3' }, ready);
   });
-  return wrap(limiter, spec.points);
+  return wrap(limiter, spec.points, refundFor(database));
 }
 
 export async function createLimiters<K extends string>(database: OpenDatabase, specs: Record<K, Omit<LimitSpec, 'name'>>): Promise<Record<K, Limiter>> {

@@ -177,6 +177,19 @@ describe.each(kinds)('store on %s', (kind, create) => {
     expect((await probe.check(key)).allowed).toBe(true);
   });
 
+  it.skipIf(skip)('a refund never takes a count below zero, nor into a window that has ended', async () => {
+    const { short } = await createLimiters(database, { short: { points: 2, durationSeconds: 1 } });
+    const key = newId();
+    // Refunds with nothing counted give nothing.
+    await short.refund(key);
+    await short.refund(key);
+    expect([(await short.consume(key)).allowed, (await short.consume(key)).allowed, (await short.consume(key)).allowed]).toEqual([true, true, false]);
+    // A refund arriving after the window ended does not enlarge the next one.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await short.refund(key);
+    expect([(await short.consume(key)).allowed, (await short.consume(key)).allowed, (await short.consume(key)).allowed]).toEqual([true, true, false]);
+  });
+
   it.skipIf(skip)('a session check sees a revocation at once, whether this store or another connection wrote it', async () => {
     const { userId } = await challengeFixture();
     const other = openDatabase(testDb.url);
