@@ -88,20 +88,24 @@ function holdsNul(value: unknown, depth = 0): boolean {
  * so is a body that is compressed or not in UTF-8.
  */
 export function registerInputGuards(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    if (/%00/i.test(request.url)) throw nulCharacter();
+  // Callback hooks, not async ones: they run on every request, the session check included.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.url.includes('%00')) return done(nulCharacter());
     // Bodies are read as plain UTF-8: a compressed one, or text in another character set, would be misread.
     const encoding = request.headers['content-encoding'];
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-      throw new DoormanError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted.');
+      return done(new DoormanError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted.'));
     }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    const type = request.headers['content-type'];
+    const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1]?.toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
-      throw new DoormanError(415, 'unsupported_media_type', 'Send the body in UTF-8.');
+      return done(new DoormanError(415, 'unsupported_media_type', 'Send the body in UTF-8.'));
     }
+    done();
   });
-  app.addHook('preValidation', async (request) => {
-    if (holdsNul(request.body)) throw nulCharacter();
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body !== undefined && holdsNul(request.body)) return done(nulCharacter());
+    done();
   });
 }
 
