@@ -19,7 +19,7 @@ import { notFound } from '../flows/errors.js';
 import { languageLinks } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
-import { clientIp, registerJsonParser, registerInputGuards, sendError, toPublicError } from './security.js';
+import { clientIp, registerJsonParser, refusedInput, sendError, toPublicError } from './security.js';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
@@ -124,7 +124,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(request.url.startsWith('/api/') ? headers.api : headers.page);
-    done();
+    done(refusedInput(request));
   });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
@@ -134,7 +134,6 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     cookieOpts: deps.cookies.csrfOptions,
   });
   registerJsonParser(app, BODY_LIMIT_BYTES);
-  registerInputGuards(app);
   await app.register(view, {
     engine: { eta: new Eta() },
     root: fileURLToPath(new URL('./views', import.meta.url)),

@@ -68,7 +68,10 @@ export function registerJsonParser(app: FastifyInstance, bodyLimit: number): voi
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
     if (typeof body === 'string' && body.trim() === '') return done(null, {});
-    parse(request, body as string, done);
+    parse(request, body as string, (error: Error | null, parsed?: unknown) => {
+      if (!error && holdsNul(parsed)) return done(nulCharacter());
+      done(error, parsed);
+    });
   });
 }
 
@@ -82,27 +85,31 @@ function holdsNul(value: unknown, depth = 0): boolean {
   return false;
 }
 
+// No field, id or parameter may hold a NUL character: PostgreSQL cannot store one in text, so it
+// would fail the query (a 500) where SQLite finds nothing. Refused up front, the same on both.
+
 /**
- * No field, id or parameter may hold a NUL character: PostgreSQL cannot store one in text, so it
- * would fail the query (a 500) where SQLite finds nothing. Refused up front, the same on both; and
- * so is a body that is compressed or not in UTF-8.
+ * What every request is checked for before routing (called from the one `onRequest` hook of the
+ * app, which runs on every request, the session check included): a NUL in the address, a
+ * compressed body, a body in another character set than UTF-8.
  */
-export function registerInputGuards(app: FastifyInstance): void {
-  // Callback hooks, not async ones: they run on every request, the session check included.
-  app.addHook('onRequest', (request, _reply, done) => {
-    if (request.url.includes('%00')) return done(nulCharacter());
-    // Bodies are read as plain UTF-8: a compressed one, or text in another character set, would be misread.
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-      return done(new DoormanError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted.'));
-    }
-    const type = request.headers['content-type'];
-    const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1]?.toLowerCase();
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
-      return done(new DoormanError(415, 'unsupported_media_type', 'Send the body in UTF-8.'));
-    }
-    done();
-  });
+export function refusedInput(request: FastifyRequest): DoormanError | undefined {
+  if (request.url.includes('%00')) return nulCharacter();
+  // Bodies are read as plain UTF-8: a compressed one, or text in another character set, would be misread.
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return new DoormanError(415, 'unsupported_media_type', 'Compressed request bodies are not accepted.');
+  }
+  const type = request.headers['content-type'];
+  const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
+    return new DoormanError(415, 'unsupported_media_type', 'Send the body in UTF-8.');
+  }
+  return undefined;
+}
+
+/** Form posts (the pages' scopes): no field may hold a NUL. JSON bodies are checked by their parser. */
+export function refuseNulInForms(app: FastifyInstance): void {
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.body !== undefined && holdsNul(request.body)) return done(nulCharacter());
     done();

@@ -227,6 +227,13 @@ describe('forms', () => {
     expect(reply.status).toBe(403);
     expect(await counts()).toEqual(before);
   });
+
+  it.each(['/login', '/company/policy', '/account/password'])('a NUL in a form field posted to %s answers 400 before anything runs', async (path) => {
+    const before = await counts();
+    const reply = await doorman.browser().request('POST', path, 'email=a%00b%40acme.example&password=x', { 'content-type': 'application/x-www-form-urlencoded' });
+    expectClientError(reply, 400, 'invalid_request');
+    expect(await counts()).toEqual(before);
+  });
 });
 
 /** Sends bytes as they are and reads the whole answer (the server closes the connection after an error). */

@@ -8,7 +8,7 @@ import { DoormanError, invalidRequest } from '../../flows/errors.js';
 import { lookupSession, type ActiveSession } from '../../flows/sessions.js';
 import type { WebDeps } from '../deps.js';
 import { pickLocale, refusalTitle } from '../i18n.js';
-import { requestInfo, toPublicError } from '../security.js';
+import { refuseNulInForms, requestInfo, toPublicError } from '../security.js';
 import { parsePage, parseSignInFilter } from '../validation.js';
 import { createPageKit, dateTimeOf, formOf, msToText, refusalText } from './kit.js';
 import { safeNext } from './routes.js';
@@ -37,6 +37,7 @@ function withParam(query: Record<string, unknown>, name: string, value: string |
 }
 
 export async function companyPages(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  refuseNulInForms(app);
   const { ctx, cookies } = deps;
   const { csrf, html, message, tr, toSignIn } = createPageKit(app, deps);
 

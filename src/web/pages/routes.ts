@@ -22,7 +22,7 @@ import { pickLocale, translator, type MessageKey } from '../i18n.js';
 import { createPageKit, dateTimeOf, formOf, msToText, refusalText, timeOf, type PageText } from './kit.js';
 import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
 import { sessionExpiresAt } from '../../domain/sessions.js';
-import { requestInfo, toPublicError } from '../security.js';
+import { refuseNulInForms, requestInfo, toPublicError } from '../security.js';
 import { browserTokens, passwordStep, sendStep, verifyStep } from '../signInSteps.js';
 import { emailField, newPasswordField, passwordField } from '../validation.js';
 
@@ -73,6 +73,7 @@ function verifyFailureOf(query: Record<string, string | undefined>): VerifyFailu
 }
 
 export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  refuseNulInForms(app);
   const { ctx, cookies } = deps;
   const { csrf, html, message, tr, toSignIn } = createPageKit(app, deps);
 
