@@ -63,6 +63,12 @@ describe('trusted devices', () => {
     const again = await laptop.post('/api/v1/login', { email: user.email, password: user.password });
     expect(again.body.status).toBe('verification_required');
     expect((await phone.get('/api/v1/session')).status).toBe(200);
+    // Revoking its own device signs this browser out, and its session cookie is cleared.
+    const own = (await phone.get('/api/v1/session')).body.device.id;
+    const revoked = await phone.request('DELETE', `/api/v1/me/devices/${own}`);
+    expect(revoked.status).toBe(204);
+    expect(revoked.headers.get('set-cookie')).toMatch(/doorman_session=;.*Max-Age=0/i);
+    expect([...phone.cookies.keys()].some((name) => name.endsWith('doorman_session'))).toBe(false);
   });
 
   it('revoking by the company representative does the same', async () => {

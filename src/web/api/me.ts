@@ -68,12 +68,15 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
   app.delete<{ Params: { id: string } }>('/me/devices/:id', async (request, reply) => {
     const active = await requireActiveSession(deps, request);
     await revokeDevice(ctx, active.user, request.params.id, { kind: 'user', userId: active.user.id }, requestInfo(request));
+    // This browser's own device: its session has ended, and its cookie goes with it.
+    if (request.params.id === active.link.id) deps.cookies.clear(reply, 'session');
     return reply.code(204).send();
   });
 
   app.delete('/me/devices', async (request, reply) => {
     const active = await requireActiveSession(deps, request);
     await revokeAllDevices(ctx, active.user, { kind: 'user', userId: active.user.id }, requestInfo(request));
+    deps.cookies.clear(reply, 'session');
     return reply.code(204).send();
   });
 
@@ -88,6 +91,7 @@ export async function meSecurityApi(app: FastifyInstance, deps: WebDeps): Promis
   app.delete<{ Params: { id: string } }>('/me/sessions/:id', async (request, reply) => {
     const active = await requireActiveSession(deps, request);
     await revokeSession(ctx, active.user, request.params.id, { kind: 'user', userId: active.user.id }, requestInfo(request));
+    if (request.params.id === active.session.id) deps.cookies.clear(reply, 'session');
     return reply.code(204).send();
   });
 
