@@ -16,7 +16,7 @@ const described = new Map<string, Described>();
 const DESCRIBED_MAX = 1000;
 
 /**
- * "Firefox 128 on Windows 10"; only names bowser knows are used, never text copied from the header:
+ * "Firefox 128 on Windows"; only names bowser knows are used, never text copied from the header:
  * whatever a client writes there must not reach an e-mail as if Doorman had said it.
  * Cached: parsing is the costliest step of listing a device, and browsers repeat.
  */
@@ -37,6 +37,19 @@ const KNOWN_SYSTEMS = new Set<string>(Object.values(Bowser.OS_MAP));
 /** Version numbers and release names as bowser reports them: digits, dots, letters, spaces. */
 const VERSION = /^[0-9A-Za-z. ]{1,20}$/;
 
+/**
+ * Versions browsers no longer change, whatever the system runs: every Mac reports 10.15.7, every
+ * Windows from 10 on "NT 10.0", Chrome on every Android from 10 on "10". Named, they would be
+ * wrong ("Safari 17 on macOS Catalina", "Windows 10" on Windows 11): the system alone is said.
+ */
+function isFrozen(system: string | undefined, version: string | undefined): boolean {
+  if (version === undefined) return false;
+  if (system === 'macOS') return version.startsWith('10.15');
+  if (system === 'Windows') return version === 'NT 10.0';
+  if (system === 'Android') return version === '10';
+  return false;
+}
+
 function parseUserAgent(userAgent: string): Described {
   if (!userAgent) return { browser: '', os: '' };
   const parsed = Bowser.parse(userAgent);
@@ -44,7 +57,7 @@ function parseUserAgent(userAgent: string): Described {
   const major = parsed.browser.version?.split('.')[0];
   const browser = name ? [name, major && VERSION.test(major) ? major : undefined].filter(Boolean).join(' ') : '';
   const system = parsed.os.name && KNOWN_SYSTEMS.has(parsed.os.name) ? parsed.os.name : undefined;
-  const release = parsed.os.versionName ?? parsed.os.version;
+  const release = isFrozen(parsed.os.name, parsed.os.version) ? undefined : (parsed.os.versionName ?? parsed.os.version);
   const os = system ? [system, release && VERSION.test(release) ? release : undefined].filter(Boolean).join(' ') : '';
   return { browser, os };
 }
