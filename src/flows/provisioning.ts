@@ -1,10 +1,12 @@
 // Creating companies and user accounts, and changing accounts (admin API and CLI).
 import type { Channel } from '../domain/policy.js';
+import { maskPhone } from '../domain/mask.js';
 import { newId } from '../domain/tokens.js';
 import type { FlowContext } from './context.js';
 import { applyCompanyPolicy, type PolicyChanges, type PolicyView } from './companyConsole.js';
 import { companyNotFound, emailTaken, userNotFound } from './errors.js';
 import type { Locale, Role, UserPatch, UserRecord } from './ports.js';
+import { PHONE_CHANGED_TEMPLATE } from './changePhone.js';
 import { PASSWORD_CHANGED_TEMPLATE } from './verifyChallengeCode.js';
 
 export async function createCompany(ctx: FlowContext, input: { name: string }): Promise<string> {
@@ -118,6 +120,19 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
       patch.personalDataVerifiedBy = null;
     }
     await tx.updateUser(id, patch, now);
+    if (patch.phone !== undefined) {
+      // A new or removed phone number is reported to the account's address, whoever changed it.
+      await tx.enqueueMessage(
+        {
+          channel: 'email',
+          template: PHONE_CHANGED_TEMPLATE,
+          recipient: changes.email ?? user.email,
+          locale: changes.locale ?? user.locale,
+          payload: { name: changes.name ?? user.displayName, phone: patch.phone === null ? null : maskPhone(patch.phone), ip: null, at: new Date(now).toISOString(), timeZone: user.timeZone },
+        },
+        now,
+      );
+    }
     if (passwordHash !== undefined) {
       // A new password ends every trusted device and every session, and the user hears of it.
       await tx.revokeAllTrust(id, now);
@@ -139,7 +154,7 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
       now,
     );
   });
-  if (passwordHash !== undefined) ctx.messagesQueued();
+  if (passwordHash !== undefined || changes.phone !== undefined) ctx.messagesQueued();
 }
 
 /** The operator's switch of a company's policy (the same rules as the company console). */

@@ -1,6 +1,6 @@
 // Adding or changing the phone number needs the password and a code sent to the new number; the e-mail address is told.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDoorman, type Running } from '../helpers/harness.js';
+import { ADMIN_TOKEN, startDoorman, type Running } from '../helpers/harness.js';
 import { SmppSink } from '../helpers/smppServer.js';
 import { SmtpSink } from '../helpers/smtpSink.js';
 
@@ -27,6 +27,23 @@ async function signedIn(phone: string | null = null) {
 }
 
 describe('phone number changes', () => {
+  it('a number set or removed by the operator is reported to the e-mail address too', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const phoneMails = () => smtp.to(user.email).filter((m) => /phone number/i.test(m.subject));
+    expect((await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, { phone: '+48 601 555 077' }, admin)).status).toBe(200);
+    await smtp.waitFor(() => phoneMails().length === 1);
+    expect(phoneMails()[0]!.text).toContain('+48 *** *** 077');
+    expect(phoneMails()[0]!.text).toContain('by the service operator');
+    expect((await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, { phone: null }, admin)).status).toBe(200);
+    await smtp.waitFor(() => phoneMails().length === 2);
+    expect(phoneMails()[1]!.text).toMatch(/removed/);
+    // Setting the same number again changes nothing and says nothing.
+    expect((await doorman.browser().request('PATCH', `/api/v1/admin/users/${user.id}`, { phone: null }, admin)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(phoneMails()).toHaveLength(2);
+  });
+
   it('a new number is saved only after the code sent to it, and the e-mail address is told', async () => {
     const { user, browser } = await signedIn();
     const start = await browser.post('/api/v1/me/phone', { phone: '+48 601 555 001', password: user.password });
