@@ -255,8 +255,10 @@ describe('a challenge opened over the sending limit', () => {
 describe('"This wasn\'t me" pages', () => {
   it('speak the account\'s language in a browser asking for English: the question, the result and the used link', async () => {
     const { user } = await signedIn({ locale: 'pl' });
-    await doorman.doorman.dispatcher.runOnce();
-    const mail = doorman.doorman.mailbox!.list().find((m) => m.to === user.email && /\/report\//.test(m.text))!;
+    // The dispatcher delivers in the background: wait for the new-browser notice.
+    const notice = () => doorman.doorman.mailbox!.list().find((m) => m.to === user.email && /\/report\//.test(m.text));
+    for (let i = 0; i < 100 && !notice(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const mail = notice()!;
     const path = /\/report\/[A-Za-z0-9_.-]+/.exec(mail.text)![0];
     const browser = doorman.browser();
     const english = { accept: 'text/html', 'accept-language': 'en-US,en;q=0.9' };
