@@ -43,7 +43,7 @@ export async function checkConfirmationCode(
     const failures = await tx.countCodeFailures(user.id, failureWindowStart(now, ctx.policy));
     if (shouldLockAccount(failures, ctx.policy) && (await tx.lockVerification(user.id, lockUntil(now, ctx.policy), now))) {
       await tx.enqueueMessage(
-        { channel: 'email', template: VERIFICATION_LOCKED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString() } },
+        { channel: 'email', template: VERIFICATION_LOCKED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), until: new Date(lockUntil(now, ctx.policy)).toISOString(), timeZone: user.timeZone } },
         now,
       );
     }

@@ -64,7 +64,7 @@ export async function queueChallengeCode(ctx: FlowContext, tx: Store, input: Que
       template: VERIFICATION_CODE_TEMPLATE,
       recipient,
       locale: user.locale,
-      payload: { challengeId: claimed.id, codeLength: ctx.policy.codeLength, name: user.displayName, expiresAt: new Date(claimed.expiresAt).toISOString() },
+      payload: { challengeId: claimed.id, codeLength: ctx.policy.codeLength, name: user.displayName, expiresAt: new Date(claimed.expiresAt).toISOString(), timeZone: user.timeZone },
     },
     now,
   );

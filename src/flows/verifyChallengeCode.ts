@@ -99,7 +99,7 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
     if (shouldLockAccount(failures, ctx.policy) && (await tx.lockVerification(user.id, lockUntil(now, ctx.policy), now))) {
       lockedNow = true;
       await tx.enqueueMessage(
-        { channel: 'email', template: VERIFICATION_LOCKED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString() } },
+        { channel: 'email', template: VERIFICATION_LOCKED_TEMPLATE, recipient: user.email, locale: user.locale, payload: { name: user.displayName, ip: request.ip, at: new Date(now).toISOString(), until: new Date(lockUntil(now, ctx.policy)).toISOString(), timeZone: user.timeZone } },
         now,
       );
       await tx.recordAudit({ event: 'verification_locked', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { failures } }, now);

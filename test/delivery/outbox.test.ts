@@ -56,7 +56,7 @@ describe('SMTP outage', () => {
     expect(codeRows.length).toBeGreaterThan(0);
     for (const row of codeRows) {
       const payload = JSON.parse(row.payload);
-      expect(Object.keys(payload).sort()).toEqual(['challengeId', 'codeLength', 'expiresAt', 'name']);
+      expect(Object.keys(payload).sort()).toEqual(['challengeId', 'codeLength', 'expiresAt', 'name', 'timeZone']);
     }
   });
 });

@@ -120,7 +120,7 @@ describe('expiry', () => {
 
 describe('per-account lock', () => {
   it('10 wrong codes in an hour across challenges lock verification and e-mail the user', async () => {
-    const user = await doorman.addUser();
+    const user = await doorman.addUser({ timeZone: 'Europe/Warsaw' });
     let failures = 0;
     for (let round = 0; failures < 10; round++) {
       const browser = doorman.browser();
@@ -141,6 +141,13 @@ describe('per-account lock', () => {
     expect(Number(locked.headers.get('retry-after'))).toBe(3600);
     await sink.waitFor(() => sink.to(user.email).some((m) => /trying to sign in/i.test(m.subject)));
     expect(sink.to(user.email).filter((m) => /trying to sign in/i.test(m.subject))).toHaveLength(1);
+    // The lock e-mail says until when, in the account's time zone and in UTC; so does the code e-mail.
+    const lockMail = sink.to(user.email).find((m) => /trying to sign in/i.test(m.subject))!;
+    const until = new Date(clock.now() + 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+    expect(lockMail.text).toContain(`locked until `);
+    expect(lockMail.text).toContain(`(Europe/Warsaw), ${until} UTC.`);
+    const codeMail = sink.to(user.email).find((m) => /verification code/i.test(m.subject))!;
+    expect(codeMail.text).toMatch(/valid until .+ \(Europe\/Warsaw\), \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\./);
 
     clock.advance(61 * 60_000);
     const later = await browser.post('/api/v1/login', { email: user.email, password: user.password });
