@@ -177,6 +177,23 @@ describe('verify page and its messages', () => {
     expect(doorman.doorman.mailbox!.list().filter((m) => m.to === user.email)).toHaveLength(1);
   });
 
+  it('a locked challenge is said once: by the page, not again by the refusal', async () => {
+    const { browser, page, english } = await atVerifyPage({});
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    let location = '';
+    for (let i = 0; i < 6; i++) {
+      const posted = await browser.request('POST', '/login/verify', new URLSearchParams({ _csrf: csrf, code: '1', next: '/account' }).toString(), {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...english,
+      });
+      location = posted.headers.get('location')!;
+    }
+    expect(location).toContain('failed=too_many_attempts');
+    const locked = await browser.get(location, { accept: 'text/html', ...english });
+    expect(locked.text.match(/Too many wrong codes/g)).toHaveLength(1);
+    expect(locked.text).not.toContain('name="code"');
+  });
+
   it('a wrong password on the login form is told in the language the visitor chose', async () => {
     const browser = doorman.browser();
     const login = await browser.get('/login?lang=pl', { accept: 'text/html', 'accept-language': 'en-US' });

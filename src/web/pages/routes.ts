@@ -62,6 +62,8 @@ interface VerifyFailure {
 }
 
 const WORD = /^[a-z_]{1,40}$/;
+/** Refusals the code page states by itself once the challenge or the account is locked. */
+const LOCK_CODES = new Set(['too_many_attempts', 'verification_locked']);
 
 function verifyFailureOf(query: Record<string, string | undefined>): VerifyFailure | undefined {
   if (typeof query.failed !== 'string' || !WORD.test(query.failed)) return undefined;
@@ -141,6 +143,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     }));
     // The account's lock (too many wrong codes across challenges) says until when it lasts.
     const accountLocked = lockedUntil !== null && lockedUntil > now;
+    const pageShowsLock = locked || view.attemptsLeft === 0 || accountLocked;
     const failure = extra.failure;
     let error: PageText | undefined;
     if (failure?.code === 'invalid_code') {
@@ -154,8 +157,8 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       error = (t) => t('verify.enterCode');
     } else if (failure?.code === 'new_password_invalid') {
       error = (t) => t('verify.newPasswordInvalid');
-    } else if (failure && !(failure.code === 'verification_locked' && accountLocked)) {
-      // Only a refusal with a text of its own is shown: the address bar cannot put words on the page.
+    } else if (failure && !(LOCK_CODES.has(failure.code) && pageShowsLock)) {
+      // Only a refusal with a text of its own is shown, and a lock the page states itself is not said twice.
       error = refusalText({ error: failure.code, message: '', reason: failure.reason });
     }
     return html(
@@ -167,7 +170,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
         csrf: reply.generateCsrf(),
         next,
         channels,
-        locked: locked || view.attemptsLeft === 0 || accountLocked,
+        locked: pageShowsLock,
         lockedUntilText: accountLocked ? dateTimeOf(new Date(lockedUntil!).toISOString()) : '',
         attemptsLeft: view.attemptsLeft,
         maxAttempts: ctx.policy.maxCodeAttempts,
