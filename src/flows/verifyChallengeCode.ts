@@ -111,7 +111,8 @@ async function refuseWrongCode(ctx: FlowContext, challenge: ChallengeRecord, use
   if (outcome.lockedNow) ctx.messagesQueued();
   if (outcome.accountLocked) throw await lockedMeanwhile(ctx.store, user.id, now);
   if (outcome.attempts === undefined) throw await refusalAfterRace(ctx, challenge.id);
-  // The entry that locked the account says so, rather than promising attempts that are gone.
-  if (outcome.lockedNow) throw verificationLockedUntil(lockUntil(now, ctx.policy), now);
+  // The entry that locked the account is a wrong code all the same; it promises no attempts that
+  // are gone, and says until when the account is locked.
+  if (outcome.lockedNow) throw invalidCode({ attemptsLeft: 0, lockedUntil: new Date(lockUntil(now, ctx.policy)).toISOString() });
   throw invalidCode({ attemptsLeft: attemptsLeft({ ...challenge, attempts: outcome.attempts }, ctx.policy) });
 }

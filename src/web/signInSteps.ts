@@ -111,8 +111,7 @@ export async function verifyStep(
     await deps.limiters.codeFailuresPerIp.refund(ipKey);
     return done;
   } catch (error) {
-    // A wrong code keeps its point, and so does the wrong code that locked the account (423 verification_locked).
-    if (!isCode(error, 'invalid_code') && !isCode(error, 'verification_locked')) await deps.limiters.codeFailuresPerIp.refund(ipKey);
+    if (!isCode(error, 'invalid_code')) await deps.limiters.codeFailuresPerIp.refund(ipKey);
     throw error;
   }
 }
