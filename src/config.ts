@@ -122,16 +122,6 @@ const url = (protocols: string[], check: (parsed: URL) => string | undefined = (
     if (problem) issue.addIssue({ code: 'custom', message: problem });
   });
 
-/** The query parameters a URL may carry, with the values each may take (undefined: any value). */
-const onlyParameters = (allowed: Record<string, readonly string[] | undefined>) => (parsed: URL) => {
-  for (const [name, value] of parsed.searchParams) {
-    const values = allowed[name];
-    if (!(name in allowed)) return `has an unknown parameter "${name}" (known: ${Object.keys(allowed).join(', ') || 'none'})`;
-    if (values && !values.includes(value)) return `parameter "${name}" may only be ${values.join(' or ')}`;
-  }
-  return undefined;
-};
-
 /**
  * A secret must be random: codes and links are derived from DOORMAN_SECRET, and the admin token opens
  * the admin API. Blanks or a character repeated would pass a length check and be guessed at once.
@@ -157,14 +147,14 @@ const fields = {
   ),
   DOORMAN_SECRET: secretField(32),
   DOORMAN_ADMIN_TOKEN: secretField(24),
-  DOORMAN_SMTP_URL: url(['smtp:', 'smtps:'], onlyParameters({ tls: ['insecure'] })),
+  DOORMAN_SMTP_URL: url(['smtp:', 'smtps:']),
   DOORMAN_MAIL_FROM: z
     .string()
     .min(3)
     .regex(/^[^\r\n]+$/, 'must be one line')
     // An address, bare or as `Name <address>`: mail servers refuse a sender without one.
     .regex(/^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address, such as no-reply@id.example.com or "Doorman <no-reply@id.example.com>"'),
-  DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:'], (parsed) => (parsed.protocol === 'smpp:' ? onlyParameters({ source: undefined })(parsed) : undefined)),
+  DOORMAN_SMS_URL: url(['smpp:', 'https:', 'http:']),
   DOORMAN_SMS_SIGNING_KEY: secretField(32),
   DOORMAN_CODE_TTL_SECONDS: int(60, 24 * 60 * 60),
   DOORMAN_RESEND_COOLDOWN_SECONDS: int(0, 60 * 60),
