@@ -75,6 +75,10 @@ export function registerJsonParser(app: FastifyInstance, bodyLimit: number): voi
   });
 }
 
+/**
+ * No field, id or parameter may hold a NUL character: PostgreSQL cannot store one in text, so it
+ * would fail the query (a 500) where SQLite finds nothing. Refused up front, the same on both.
+ */
 const nulCharacter = () => new DoormanError(400, 'invalid_request', 'The request contains a NUL character, which no field accepts.');
 
 /** Whether any string (key or value) in a parsed body holds a NUL character. */
@@ -84,9 +88,6 @@ function holdsNul(value: unknown, depth = 0): boolean {
   for (const [key, item] of Object.entries(value)) if (key.includes('\0') || holdsNul(item, depth + 1)) return true;
   return false;
 }
-
-// No field, id or parameter may hold a NUL character: PostgreSQL cannot store one in text, so it
-// would fail the query (a 500) where SQLite finds nothing. Refused up front, the same on both.
 
 /**
  * What every request is checked for before routing (called from the one `onRequest` hook of the

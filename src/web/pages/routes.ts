@@ -65,6 +65,9 @@ const WORD = /^[a-z_]{1,40}$/;
 /** Refusals the code page states by itself once the challenge or the account is locked. */
 const LOCK_CODES = new Set(['too_many_attempts', 'verification_locked']);
 
+/** A refusal's codes, as the redirect back to the code page carries them. */
+const failureOf = (body: { error: string; reason?: unknown }): VerifyFailure => ({ code: body.error, reason: typeof body.reason === 'string' ? body.reason : undefined });
+
 function verifyFailureOf(query: Record<string, string | undefined>): VerifyFailure | undefined {
   if (typeof query.failed !== 'string' || !WORD.test(query.failed)) return undefined;
   return {
@@ -232,7 +235,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return backToVerify(request, reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined }, trust);
+      return backToVerify(request, reply, next, failureOf(mapped.body), trust);
     }
   });
 
@@ -247,7 +250,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return backToVerify(request, reply, next, { code: mapped.body.error, reason: typeof mapped.body.reason === 'string' ? mapped.body.reason : undefined, channel: parsed.data.channel });
+      return backToVerify(request, reply, next, { ...failureOf(mapped.body), channel: parsed.data.channel });
     }
   });
 
