@@ -2,6 +2,8 @@
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DEVICE_COOKIE_SECONDS } from '../config.js';
+import type { Locale } from '../flows/ports.js';
+import { LANG_COOKIE } from './i18n.js';
 
 export interface CookieJar {
   names: { device: string; session: string; pending: string; csrf: string };
@@ -10,6 +12,8 @@ export interface CookieJar {
   /** A browser-session cookie: never Max-Age or Expires, so it ends with the browser. */
   setSession(reply: FastifyReply, token: string): void;
   setPending(reply: FastifyReply, token: string, lifetimeSeconds: number): void;
+  /** The language chosen on a page, for a year. */
+  setLanguage(reply: FastifyReply, locale: Locale): void;
   clear(reply: FastifyReply, name: keyof CookieJar['names']): void;
   csrfOptions: CookieSerializeOptions;
 }
@@ -29,6 +33,7 @@ export function createCookieJar(secure: boolean): CookieJar {
     setDevice: (reply, token) => void reply.setCookie(names.device, token, { ...base, maxAge: DEVICE_COOKIE_SECONDS }),
     setSession: (reply, token) => void reply.setCookie(names.session, token, base),
     setPending: (reply, token, lifetimeSeconds) => void reply.setCookie(names.pending, token, { ...base, maxAge: lifetimeSeconds }),
+    setLanguage: (reply, locale) => void reply.setCookie(`${prefix}${LANG_COOKIE}`, locale, { ...base, maxAge: 365 * 24 * 3600 }),
     clear: (reply, name) => void reply.clearCookie(names[name], base),
     csrfOptions: { ...base, sameSite: 'strict' },
   };

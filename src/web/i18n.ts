@@ -417,13 +417,13 @@ export function fromAcceptLanguage(header: string | undefined): Locale | undefin
 export function pickLocale(request: FastifyRequest, accountLocale?: Locale): Locale {
   const query = (request.query as Record<string, unknown> | undefined)?.lang;
   if (isLocale(query)) return query;
-  const saved = request.cookies[LANG_COOKIE];
+  // `__Host-` on an https public URL (see cookies.ts).
+  const saved = request.cookies[`__Host-${LANG_COOKIE}`] ?? request.cookies[LANG_COOKIE];
   if (isLocale(saved)) return saved;
   if (accountLocale) return accountLocale;
   return fromAcceptLanguage(request.headers['accept-language']) ?? 'en';
 }
 
-/** A refusal in the reader's language: the text for its code (and reason), or the service's own message. */
 /** The heading of a page that refuses a request: by its kind, so it does not repeat the text below it. */
 export function refusalTitle(status: number): MessageKey {
   if (status === 404) return 'page.notFoundTitle';
@@ -432,6 +432,7 @@ export function refusalTitle(status: number): MessageKey {
   return status >= 500 ? 'page.errorTitle' : 'page.refusedTitle';
 }
 
+/** A refusal in the reader's language: the text for its code (and reason), or the service's own message. */
 export function errorText(t: Translate, error: { error: string; message: string; reason?: unknown }): string {
   const withReason = `error.${error.error}.${String(error.reason)}`;
   const key = hasKey(withReason) ? withReason : `error.${error.error}`;

@@ -17,7 +17,11 @@ async function allCookies(doorman: Running) {
   const verify = await browser.post('/api/v1/login/challenge/verify', { code, trustDevice: true });
   expect(verify.status).toBe(200);
   const page = await browser.get('/login');
-  return [...login.setCookies, ...verify.setCookies, ...page.setCookies];
+  const language = await browser.get('/account?lang=pl', { accept: 'text/html' });
+  expect(language.setCookies.some((line) => line.split('=')[0]!.endsWith('doorman_lang'))).toBe(true);
+  // The chosen language is read back under the same name.
+  expect((await browser.get('/account', { accept: 'text/html', 'accept-language': 'en' })).text).toContain('lang="pl"');
+  return [...login.setCookies, ...verify.setCookies, ...page.setCookies, ...language.setCookies];
 }
 
 const attrs = (line: string) => line.split(';').map((a) => a.trim().toLowerCase());

@@ -4,7 +4,7 @@ import { isTokenShaped } from '../../domain/tokens.js';
 import { DoormanError } from '../../flows/errors.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
-import { errorText, LANG_COOKIE, pickLocale, translator, type MessageKey, type Translate } from '../i18n.js';
+import { errorText, pickLocale, translator, type MessageKey, type Translate } from '../i18n.js';
 
 export type Form = Record<string, unknown>;
 
@@ -66,7 +66,7 @@ export function createPageKit(app: FastifyInstance, deps: WebDeps) {
       if (typeof value === 'function') data = { ...data, [field]: (value as (t: Translate) => string)(t) };
     }
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang;
-    if (chosen === 'en' || chosen === 'pl') reply.setCookie(LANG_COOKIE, chosen, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies, maxAge: 365 * 24 * 3600 });
+    if (chosen === 'en' || chosen === 'pl') deps.cookies.setLanguage(reply, chosen);
     return reply.code(status).header('Cache-Control', 'no-store').view(view, { ...data, t, lang: locale, langHref: languageLinks(request) });
   };
 
