@@ -2,6 +2,7 @@
 import { challengeExpiresAt, firstChannel } from '../domain/challenge.js';
 import { needsVerification, verificationRequiredSince } from '../domain/devices.js';
 import { isVerificationLocked } from '../domain/lockout.js';
+import { pendingTokenFor } from '../domain/pendingToken.js';
 import { isSessionActive } from '../domain/sessions.js';
 import { hashToken, isTokenShaped, newId, newToken } from '../domain/tokens.js';
 import { availableChannels, encodeChallengeView, type ChallengeView } from './challengeView.js';
@@ -89,7 +90,6 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
     throw verificationLockedUntil(user.verificationLockedUntil, now);
   }
 
-  const pendingToken = newToken();
   const opened = await store.transaction(async (tx) => {
     // As above: a password changed since it was checked opens no challenge (a change voids the open ones).
     if (!(await tx.holdPassword(user.id, user.passwordHash))) throw invalidCredentials();
@@ -112,10 +112,13 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
     // One challenge per (account, browser) while it lives: signing in again reuses it, same code, nothing sent.
     let challenge: ChallengeRecord | undefined = await tx.findOpenChallenge(user.id, deviceId, now);
     if (challenge) {
-      await tx.setChallengePendingToken(challenge.id, hashToken(pendingToken));
+      // Its token is the one handed out before, so replies that cross leave the browser a working cookie.
+      // (Written again for a challenge opened by a version that drew its tokens at random.)
+      await tx.setChallengePendingToken(challenge.id, hashToken(pendingTokenFor(ctx.secret, challenge.id)));
     } else {
+      const id = newId();
       challenge = {
-        id: newId(),
+        id,
         userId: user.id,
         deviceId,
         openedAt: now,
@@ -126,7 +129,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
         emailSentAt: null,
         smsSentAt: null,
       };
-      await tx.insertChallenge(challenge, hashToken(pendingToken));
+      await tx.insertChallenge(challenge, hashToken(pendingTokenFor(ctx.secret, id)));
       const channel = firstChannel(user.preferredChannel, availableChannels(user, smsFor(ctx, company)));
       challenge = (await sendFirstCode(ctx, tx, { now, challenge, user, channel, request: input.request })) ?? challenge;
       await tx.recordAudit(
@@ -140,7 +143,7 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   return {
     status: 'verification_required',
     challenge: encodeChallengeView(opened.challenge, user, ctx.policy, smsFor(ctx, company)),
-    pendingToken,
+    pendingToken: pendingTokenFor(ctx.secret, opened.challenge.id),
     deviceToken: opened.deviceToken,
     expiresAt: opened.challenge.expiresAt,
   };

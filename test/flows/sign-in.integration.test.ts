@@ -80,8 +80,13 @@ describe('new-device verification by e-mail', () => {
     const browser = doorman.browser();
     await browser.post('/api/v1/login', { email: user.email, password: user.password });
     const code = await sink.codeFor(user.email);
+    const pendingCookie = () => [...browser.cookies].find(([name]) => name.endsWith('doorman_pending'))?.[1].value;
+    const first = pendingCookie();
+    expect(first).toBeTruthy();
     const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
     expect(again.body.status).toBe('verification_required');
+    // The browser keeps its pending cookie: a reply that arrives late cannot leave it with a stale one.
+    expect(pendingCookie()).toBe(first);
     await settle();
     expect(codeMails(user.email)).toHaveLength(1);
     expect((await browser.post('/api/v1/login/challenge/verify', { code })).status).toBe(200);
@@ -99,6 +104,12 @@ describe('new-device verification by e-mail', () => {
     expect(codeMails(user.email)).toHaveLength(2);
     const challenges = await doorman.doorman.database.db.selectFrom('challenges').select('id').where('userId', '=', user.id).where('consumedAt', 'is', null).execute();
     expect(challenges).toHaveLength(1);
+    // Every reply names the same pending cookie, so whichever the browser keeps last still works.
+    const pending = replies.map((r) => r.setCookies.find((line) => line.split('=')[0]!.endsWith('doorman_pending'))?.split(';')[0]);
+    expect(pending[0]).toBeTruthy();
+    expect(new Set(pending).size).toBe(1);
+    const verify = await browser.post('/api/v1/login/challenge/verify', { code: await sink.codeFor(user.email), trustDevice: false });
+    expect(verify.status).toBe(200);
   });
 
   it('a new browser posting the login form twice at once (a double click) gets one challenge and one code that works', async () => {
