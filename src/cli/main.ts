@@ -1,5 +1,5 @@
 // The doorman command: serve, migrate, company and user provisioning, demo.
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, unknownSettings, type Config } from '../config.js';
 import { createDoorman } from '../compose.js';
 import { z } from 'zod';
@@ -61,6 +61,27 @@ async function withContext<T>(config: Config, work: (doorman: Awaited<ReturnType
   }
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * parseArgs, except that a value starting with a dash is taken as the value (ids are base64url and
+ * may begin with `-`): `--company -x1` reads as `--company=-x1` unless `-x1` is itself an option.
+ */
+function parseOptions<O extends Options>(args: string[], options: O) {
+  const flags = new Set(Object.keys(options).map((name) => `--${name}`));
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.slice(2);
+    if (flags.has(arg) && options[name]?.type === 'string' && next?.startsWith('-') && !flags.has(next.split('=')[0]!)) {
+      joined.push(`${arg}=${next}`);
+      i += 1;
+    } else joined.push(arg);
+  }
+  return parseArgs({ args: joined, options, strict: true, allowPositionals: false });
+}
+
 function parseOrExit<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, value: unknown, flag: string): T {
   const result = schema.safeParse(value);
   if (!result.success) throw new ConfigError(`--${flag}: ${result.error.issues[0]?.message ?? 'invalid'}`);
@@ -90,10 +111,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'company': {
       if (sub === 'policy') {
-        const { values } = parseArgs({
-          args: argv.slice(2),
-          options: { id: { type: 'string' }, 'require-authorization': { type: 'string' }, 'trusted-days': { type: 'string' }, sms: { type: 'string' } },
-        });
+        const { values } = parseOptions(argv.slice(2), { id: { type: 'string' }, 'require-authorization': { type: 'string' }, 'trusted-days': { type: 'string' }, sms: { type: 'string' } });
         if (!values.id) throw new ConfigError('usage: doorman company policy --id ID [--require-authorization on|off] [--trusted-days N] [--sms on|off]');
         const policy = await withContext(config, (d) =>
           setCompanyPolicy(d.ctx, values.id as string, {
@@ -105,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(`${JSON.stringify(policy)}\n`);
         return;
       }
-      const { values } = parseArgs({ args: argv.slice(2), options: { name: { type: 'string' } } });
+      const { values } = parseOptions(argv.slice(2), { name: { type: 'string' } });
       if (sub !== 'create' || !values.name) throw new ConfigError('usage: doorman company create --name NAME');
       const name = parseOrExit(nameField, values.name, 'name');
       const id = await withContext(config, (d) => createCompany(d.ctx, { name }));
@@ -114,16 +132,13 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'user': {
       if (sub === 'update') {
-        const { values } = parseArgs({
-          args: argv.slice(2),
-          options: {
-            email: { type: 'string' },
-            role: { type: 'string' },
-            'two-factor': { type: 'string' },
-            verified: { type: 'string' },
-            'verified-by': { type: 'string' },
-            phone: { type: 'string' },
-          },
+        const { values } = parseOptions(argv.slice(2), {
+          email: { type: 'string' },
+          role: { type: 'string' },
+          'two-factor': { type: 'string' },
+          verified: { type: 'string' },
+          'verified-by': { type: 'string' },
+          phone: { type: 'string' },
         });
         if (!values.email) throw new ConfigError('usage: doorman user update --email E [options]');
         await withContext(config, async (d) => {
@@ -140,18 +155,15 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write('updated\n');
         return;
       }
-      const { values } = parseArgs({
-        args: argv.slice(2),
-        options: {
-          email: { type: 'string' },
-          name: { type: 'string' },
-          company: { type: 'string' },
-          role: { type: 'string', default: 'employee' },
-          phone: { type: 'string' },
-          locale: { type: 'string', default: 'en' },
-          'no-two-factor': { type: 'boolean', default: false },
-          verified: { type: 'boolean', default: false },
-        },
+      const { values } = parseOptions(argv.slice(2), {
+        email: { type: 'string' },
+        name: { type: 'string' },
+        company: { type: 'string' },
+        role: { type: 'string', default: 'employee' },
+        phone: { type: 'string' },
+        locale: { type: 'string', default: 'en' },
+        'no-two-factor': { type: 'boolean', default: false },
+        verified: { type: 'boolean', default: false },
       });
       if (sub !== 'create' || !values.email || !values.name || !values.company) {
         throw new ConfigError('usage: doorman user create --email E --name N --company ID (password on stdin)');
@@ -174,7 +186,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'outbox': {
-      const { values } = parseArgs({ args: argv.slice(1), options: { retry: { type: 'string' }, 'retry-all': { type: 'boolean', default: false } } });
+      const { values } = parseOptions(argv.slice(1), { retry: { type: 'string' }, 'retry-all': { type: 'boolean', default: false } });
       await withContext(config, async (d) => {
         const store = d.ctx.store;
         const now = d.ctx.clock.now();

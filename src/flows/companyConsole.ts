@@ -3,7 +3,7 @@ import { trustRule } from '../domain/devices.js';
 import { checkPassword } from './accountSecurity.js';
 import { isVerifiedRepresentative } from './accountSettings.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { DoormanError, forbidden, notFound } from './errors.js';
+import { companyNotFound, DoormanError, forbidden, notFound } from './errors.js';
 import type { CompanyRecord, Page, SignInFilter, UserRecord } from './ports.js';
 import type { ActiveSession } from './sessions.js';
 
@@ -90,7 +90,7 @@ export async function applyCompanyPolicy(
   actor: { by: 'company' | 'operator'; userId?: string; ip?: string; userAgent?: string },
 ): Promise<PolicyView> {
   const company = await ctx.store.findCompany(companyId);
-  if (!company) throw notFound();
+  if (!company) throw companyNotFound();
   const max = ctx.policy.trustedDeviceDays;
   if (changes.trustedDeviceDays !== undefined && (changes.trustedDeviceDays < 1 || changes.trustedDeviceDays > max)) {
     throw new DoormanError(400, 'invalid_request', `trustedDeviceDays must be between 1 and ${max}.`, { field: 'trustedDeviceDays', reason: 'trusted_device_days' });

@@ -64,6 +64,24 @@ describe('doorman CLI', () => {
     expect(() => doorman(['company', 'policy', '--id', companyId, '--sms', 'maybe'])).toThrow(/--sms must be on or off/);
   });
 
+  it('reads an id that begins with a dash as the value of its option', () => {
+    for (const args of [
+      ['outbox', '--retry', '-x1'],
+      ['company', 'policy', '--id', '-x1', '--sms', 'on'],
+    ]) {
+      let stderr = '';
+      try {
+        doorman(args);
+      } catch (error) {
+        stderr = String((error as { stderr?: unknown }).stderr);
+      }
+      expect(stderr, args.join(' ')).toMatch(/no failed message -x1|no such company/i);
+      expect(stderr, args.join(' ')).not.toMatch(/ambiguous/);
+    }
+    // An option given no value is still refused as such.
+    expect(() => doorman(['company', 'policy', '--id', '--sms', 'on'])).toThrow(/--id/);
+  });
+
   it('warns of a DOORMAN_ variable that is no setting, and goes on', () => {
     const run = spawnSync(process.execPath, [CLI, 'help'], { env: { ...env, DOORMAN_SMTP_ULR: 'smtp://mail.example' }, encoding: 'utf8' });
     expect(run.status).toBe(0);
