@@ -149,12 +149,10 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     // Pages answer with a page; the API (and anything that did not ask for HTML) with JSON.
     const wantsHtml = !request.url.startsWith('/api/') && (request.headers.accept ?? '').includes('text/html');
     if (!wantsHtml) return sendError(reply, error);
-    const t = translator(pickLocale(request));
-    if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
-    return reply
-      .code(mapped.status)
-      .header('Cache-Control', 'no-store')
-      .view('message.eta', {
+    let page: Record<string, unknown>;
+    try {
+      const t = translator(pickLocale(request));
+      page = {
         t,
         lang: pickLocale(request),
         langHref: languageLinks(request),
@@ -162,7 +160,14 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
         text: errorText(t, mapped.body),
         // A browser with a session cookie is offered its account, not a login form.
         ...(isTokenShaped(deps.cookies.read(request, 'session')) ? { linkHref: '/account', linkText: t('account.title') } : { linkHref: '/login', linkText: t('common.login') }),
-      });
+      };
+    } catch (pageError) {
+      // A request too broken to build a page for still gets its own status and body, never the framework's.
+      request.log.warn({ err: pageError }, 'error page failed');
+      return sendError(reply, error);
+    }
+    if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
+    return reply.code(mapped.status).header('Cache-Control', 'no-store').view('message.eta', page);
   });
   // Through the error handler: a page for browsers, JSON for the API and everything else.
   app.setNotFoundHandler(async () => {

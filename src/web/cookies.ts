@@ -29,7 +29,7 @@ export function createCookieJar(secure: boolean): CookieJar {
   const base: CookieSerializeOptions = { path: '/', httpOnly: true, sameSite: 'lax', secure };
   return {
     names,
-    read: (request, name) => request.cookies[names[name]],
+    read: (request, name) => request.cookies?.[names[name]],
     setDevice: (reply, token) => void reply.setCookie(names.device, token, { ...base, maxAge: DEVICE_COOKIE_SECONDS }),
     setSession: (reply, token) => void reply.setCookie(names.session, token, base),
     setPending: (reply, token, lifetimeSeconds) => void reply.setCookie(names.pending, token, { ...base, maxAge: lifetimeSeconds }),

@@ -418,7 +418,8 @@ export function pickLocale(request: FastifyRequest, accountLocale?: Locale): Loc
   const query = (request.query as Record<string, unknown> | undefined)?.lang;
   if (isLocale(query)) return query;
   // `__Host-` on an https public URL (see cookies.ts).
-  const saved = request.cookies[`__Host-${LANG_COOKIE}`] ?? request.cookies[LANG_COOKIE];
+  // No cookies yet when a request is refused before they were read (a NUL in its address, say).
+  const saved = request.cookies?.[`__Host-${LANG_COOKIE}`] ?? request.cookies?.[LANG_COOKIE];
   if (isLocale(saved)) return saved;
   if (accountLocale) return accountLocale;
   return fromAcceptLanguage(request.headers['accept-language']) ?? 'en';

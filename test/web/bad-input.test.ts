@@ -236,6 +236,17 @@ describe('forms', () => {
   });
 });
 
+describe('bad input from a browser', () => {
+  it.each(['/%00', '/account%00', '/login?x=%00', '/login?email=a%00'])('a NUL in %s answers a 400 page, with a cookie or without', async (path) => {
+    for (const cookie of [undefined, 'doorman_lang=pl; doorman_session=x']) {
+      const reply = await doorman.browser().request('GET', path, undefined, { accept: 'text/html', ...(cookie ? { cookie } : {}) });
+      expect(reply.status, path).toBe(400);
+      expect(reply.headers.get('content-type')).toMatch(/text\/html/);
+      expect(reply.text).not.toMatch(/Cannot read|properties of|statusCode/);
+    }
+  });
+});
+
 /** Sends bytes as they are and reads the whole answer (the server closes the connection after an error). */
 function rawRequest(baseUrl: string, bytes: string): Promise<string> {
   const url = new URL(baseUrl);
