@@ -61,7 +61,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     backgroundCheckpoints: options.dispatch !== false,
     onCheckpointerStopped: (error) => logEvent('sqlite checkpoint worker stopped; commits checkpoint again', { error: String(error ?? 'exited') }),
   });
-  await migrateToLatest(database.db);
+  await database.unbounded(() => migrateToLatest(database.db));
   const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
   const clock = options.clock ?? systemClock;
 

@@ -104,7 +104,7 @@ export async function main(argv: string[]): Promise<void> {
       return serve(config);
     case 'migrate': {
       const database = openDatabase(config.databaseUrl);
-      const applied = await migrateToLatest(database.db);
+      const applied = await database.unbounded(() => migrateToLatest(database.db));
       await database.close();
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
       return;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type pg from 'pg';
 import { isPostgresUrl, sqlitePathOf } from '../config.js';
 import { DEFAULT_AUTOCHECKPOINT_PAGES, FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
@@ -32,12 +32,54 @@ export interface OpenDatabase {
    */
   readVersion?: () => string;
   ping(): Promise<void>;
+  /** Runs `work` with no bound on query time (migrations, which may rewrite large tables). */
+  unbounded<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 const PG_INT8 = 20;
-/** The hot reads run in milliseconds; ten seconds means the connection is gone. */
-const PREPARED_QUERY_TIMEOUT_MS = 10_000;
+/**
+ * Queries run in milliseconds; ten seconds means the connection is gone (a network that drops
+ * packets, a frozen server). The query fails (503), and its connection is closed, not reused.
+ */
+const QUERY_TIMEOUT_MS = 10_000;
+/** A health check answers quickly or not at all. */
+const PING_TIMEOUT_MS = 3_000;
+
+/**
+ * The pool as Kysely sees it: every query bounded by `timeoutMs()` (0: no bound, for migrations),
+ * and a connection whose query timed out handed back as broken, so the pool closes it. (A timed-out
+ * query is still on that connection's wire: every later query there would wait behind it.)
+ */
+function boundedPool(pool: pg.Pool, timeoutMs: () => number) {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      const { query, release } = client;
+      let timedOut = false;
+      client.query = ((text: unknown, values?: unknown) => {
+        const limit = timeoutMs();
+        if (typeof text !== 'string' || limit <= 0) return (query as (...args: unknown[]) => unknown).call(client, text, values);
+        const pending = (query as (config: pg.QueryConfig) => Promise<pg.QueryResult>).call(client, { text, values, query_timeout: limit } as pg.QueryConfig);
+        pending.catch((error: unknown) => {
+          if (isQueryTimeout(error)) timedOut = true;
+        });
+        return pending;
+      }) as typeof client.query;
+      client.release = (error?: Error | boolean) => {
+        client.query = query;
+        // (Kysely hands back `false`, not undefined, for a connection it found nothing wrong with.)
+        release.call(client, error || (timedOut ? new Error('query timed out') : undefined));
+      };
+      return client;
+    },
+    end: () => pool.end(),
+  };
+}
+
+function isQueryTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
 
 export interface OpenOptions {
   /**
@@ -60,26 +102,45 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
         oid === PG_INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text'),
     };
     // A bounded connect timeout: while the database is down, requests fail fast with 503 instead of hanging.
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // A client losing its connection must not crash the process, idle or checked out: the query in
     // flight fails on its own (and answers 503), and the pool opens a new connection for the next one.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     // Rate limits are counted while a flow's transaction holds a connection; a pool of their own means
     // a burst of flows can never hold every connection while waiting for one (a pool deadlock).
-    const limiterPool = new pg.Pool({ connectionString: databaseUrl, max: 5, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    // Its queries go through pool.query, which closes a connection whose query failed, timeouts included.
+    const limiterPool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 5,
+      types,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      query_timeout: QUERY_TIMEOUT_MS,
+    });
     limiterPool.on('error', () => {});
     limiterPool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+    let queryTimeoutMs = QUERY_TIMEOUT_MS;
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: boundedPool(pool, () => queryTimeoutMs) as unknown as pg.Pool }), plugins });
     return {
       kind: 'postgres',
       db,
       raw: limiterPool,
       // A bounded wait: a query that never returns (a dead connection, a lock) fails and frees its
       // connection instead of holding up every session check queued behind it.
-      prepared: async (name, text, values) => (await pool.query({ name, text, values, query_timeout: PREPARED_QUERY_TIMEOUT_MS } as pg.QueryConfig)).rows as Record<string, unknown>[],
+      prepared: async (name, text, values) => (await pool.query({ name, text, values, query_timeout: QUERY_TIMEOUT_MS } as pg.QueryConfig)).rows as Record<string, unknown>[],
       ping: async () => {
-        await sql`select 1`.execute(db);
+        await pool.query({ text: 'select 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig);
+      },
+      unbounded: async (work) => {
+        queryTimeoutMs = 0;
+        try {
+          return await work();
+        } finally {
+          queryTimeoutMs = QUERY_TIMEOUT_MS;
+        }
       },
       close: async () => {
         await db.destroy();
@@ -115,6 +176,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     ping: async () => {
       sqlite.prepare('select 1').get();
     },
+    unbounded: (work) => work(),
     close: async () => {
       // The worker's connection closes first, so the last one to close (ours) folds the WAL back.
       await checkpointer?.close();

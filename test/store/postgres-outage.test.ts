@@ -59,4 +59,36 @@ describe.skipIf(skip)('PostgreSQL outage', () => {
     // A message claimed just before the outage stays leased for up to a minute, then goes out.
     await sink.waitFor(() => sink.to(user.email).filter((m) => /new sign-in/i.test(m.subject)).length >= 2, 80_000);
   });
+
+  it('a network that swallows packets: requests answer 503 within a bound, and once it passes the service recovers by itself', { timeout: 120_000 }, async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const signedIn = doorman.browser();
+    // Warm connections in every pool: sign-ins (flows and rate limits) and session checks.
+    await Promise.all(Array.from({ length: 6 }, () => doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })));
+    expect((await signedIn.post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(200);
+    expect((await signedIn.get('/api/v1/session')).status).toBe(200);
+
+    proxy.stall();
+    const started = Date.now();
+    const during = await Promise.all([
+      ...Array.from({ length: 12 }, () => doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })),
+      signedIn.get('/api/v1/session'),
+      doorman.browser().get('/healthz'),
+    ]);
+    expect(during.map((reply) => reply.status)).toEqual(during.map(() => 503));
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(during[0]!.body).toEqual({ error: 'service_unavailable', message: expect.stringMatching(/database/) });
+    proxy.unstall();
+
+    // The connections that lost bytes are closed, not reused: everything works again without a restart.
+    let recovered = false;
+    for (let i = 0; i < 60 && !recovered; i++) {
+      const login = await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password });
+      recovered = login.status === 200 && (await doorman.browser().get('/healthz')).status === 200;
+      if (!recovered) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(recovered).toBe(true);
+    for (let i = 0; i < 12; i++) expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(200);
+    expect((await signedIn.get('/api/v1/session')).status).toBe(200);
+  });
 });
