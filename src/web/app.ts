@@ -142,7 +142,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
 
   app.setErrorHandler((error, request, reply) => {
     const mapped = toPublicError(error);
-    const dbError = mapped.status === 503 ? String((error as { code?: unknown }).code ?? 'unknown') : undefined;
+    const dbError = mapped.status === 503 ? String((error as { code?: unknown }).code ?? (error as { message?: unknown }).message ?? 'unknown') : undefined;
     if (dbError) request.log.warn({ dbError }, 'database unavailable');
     else if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ error: mapped.body.error }, 'request refused');
