@@ -5,7 +5,7 @@ import { newId } from '../domain/tokens.js';
 import { checkConfirmationCode } from './confirmations.js';
 import { sendLimitKeys } from './sendChallengeCode.js';
 import type { FlowContext, RequestInfo } from './context.js';
-import { DoormanError, notFound, passwordReused, rateLimited, sendLimitReached, tooManyAttempts } from './errors.js';
+import { DoormanError, notFound, passwordReused, rateLimited, sendLimitRefusal, tooManyAttempts } from './errors.js';
 import type { AccountDeviceRecord, Page, Store, UserRecord } from './ports.js';
 import type { ActiveSession } from './sessions.js';
 import { PASSWORD_CHANGED_TEMPLATE } from './verifyChallengeCode.js';
@@ -113,7 +113,7 @@ export async function setAuthorization(
     // e-mail counts against the account's e-mail budget, like a sign-in code.
     const keys = sendLimitKeys('email', user, request.ip);
     const budget = await ctx.sendLimits.consume(keys);
-    if (!budget.allowed) throw sendLimitReached({ reason: budget.limit, retryAfter: budget.retryAfterSeconds });
+    if (!budget.allowed) throw sendLimitRefusal(budget.limit, budget.retryAfterSeconds);
     const open = await ctx.store.findOpenPhoneChange(user.id, now, 'disable_authorization');
     const request_ = open ?? { id: newId(), userId: user.id, phone: '', purpose: 'disable_authorization' as const, createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null };
     await ctx.store.transaction(async (tx) => {

@@ -230,6 +230,18 @@ describe('re-entered passwords and confirmation codes (abuse of a stolen session
     expect(failures).toHaveLength(5);
   });
 
+  it('the switch-off code counts against the e-mail budget; its refusal names the budget in snake_case', async () => {
+    const user = await doorman.addUser({ twoFactor: true });
+    const browser = doorman.browser();
+    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email))).status).toBe(200);
+    let refused;
+    for (let i = 0; i < 12 && !refused; i++) {
+      const reply = await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+      if (reply.status === 429) refused = reply;
+    }
+    expect(refused?.body).toMatchObject({ error: 'send_limit_reached', reason: 'email_per_account_hour', retryAfter: expect.any(Number) });
+  });
+
   it('wrong re-entered passwords are limited per account and audited', async () => {
     const user = await doorman.addUser({ twoFactor: false });
     const browser = doorman.browser();
