@@ -7,7 +7,7 @@ import type { SmppTransport } from './delivery/smpp.js';
 import { createSmtpTransport, type SmtpTransport } from './delivery/smtp.js';
 import type { VerificationPolicy } from './domain/policy.js';
 import type { FlowContext } from './flows/context.js';
-import { OutboxDispatcher } from './flows/dispatchOutbox.js';
+import { OutboxDispatcher, SentNotRecorded } from './flows/dispatchOutbox.js';
 import { createPasswordHasher } from './flows/passwordHasher.js';
 import { msUntilNextDigest, sendDailyDigests } from './flows/sendDigests.js';
 import { systemClock, type Clock, type MessageTransport, type PasswordHasher } from './flows/ports.js';
@@ -140,8 +140,12 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
       transports: { email, sms: sms ?? noSms },
       retryBaseMs: config.outbox.retryBaseMs,
       retryMaxMs: config.outbox.retryMaxMs,
-      onError: (error, message) =>
-        app.log.warn({ outboxId: message?.id, template: message?.template, attempts: message?.attempts, err: error instanceof Error ? error.message : 'unknown' }, 'message delivery failed, will retry'),
+      onError: (error, message) => {
+        const err = error instanceof Error ? error.message : 'unknown';
+        if (!message) app.log.warn({ err }, 'outbox poll failed, will try again');
+        else if (error instanceof SentNotRecorded) app.log.warn({ outboxId: message.id, template: message.template, err }, 'message sent, but its record failed: it may go out again after its lease');
+        else app.log.warn({ outboxId: message.id, template: message.template, attempts: message.attempts, err }, 'message delivery failed, will retry');
+      },
     },
     config.outbox.pollMs,
   );

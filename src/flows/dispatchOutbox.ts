@@ -37,9 +37,39 @@ export function isPermanent(error: unknown): boolean {
   return typeof responseCode === 'number' && responseCode >= 550 && responseCode <= 553;
 }
 
+/** A message the transport took, whose record as sent could not be written within its lease: it may go out again. */
+export class SentNotRecorded extends Error {
+  constructor(readonly reason: unknown) {
+    super(`sent, but not recorded as sent: ${reason instanceof Error ? reason.message : String(reason)}`);
+    this.name = 'SentNotRecorded';
+  }
+}
+
+/** The part of a lease kept free at its end: a record written later could race a second dispatcher's claim. */
+const LEASE_MARGIN_MS = 10_000;
+
+/**
+ * Records a message the transport took. The database may be away for a moment (a restart, a
+ * failover): the record is tried again, with growing waits, for as long as the lease keeps the
+ * message from every other dispatcher; only then may it go out a second time.
+ */
+async function recordSent(options: DispatcherOptions, message: QueuedMessage, leaseEnds: number): Promise<void> {
+  for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
+    try {
+      await options.store.markMessageSent(message.id, options.clock.now());
+      return;
+    } catch (error) {
+      if (performance.now() + wait > leaseEnds - LEASE_MARGIN_MS) throw new SentNotRecorded(error);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /** Sends one claimed message and records the outcome; true when it was sent. Never throws for a failed send. */
 async function deliver(options: DispatcherOptions, message: QueuedMessage): Promise<boolean> {
   const { store, clock } = options;
+  const leaseEnds = performance.now() + (options.leaseMs ?? DEFAULT_LEASE_MS);
+  let sent = false;
   try {
     if (hasLapsed(message, clock.now())) {
       await store.markMessageLapsed(message.id, clock.now());
@@ -47,9 +77,15 @@ async function deliver(options: DispatcherOptions, message: QueuedMessage): Prom
     }
     const rendered = options.renderer.render(message, messageSecrets(message, options.secret, options.publicUrl));
     await options.transports[message.channel].send(message, rendered);
-    await store.markMessageSent(message.id, clock.now());
+    sent = true;
+    await recordSent(options, message, leaseEnds);
     return true;
   } catch (error) {
+    // Sent all the same: recording a failure would put it back in line at once.
+    if (sent) {
+      options.onError?.(error, message);
+      return true;
+    }
     options.onError?.(error, message);
     // Outages are retried for as long as they last; only a refusal of this very message gives up.
     const dead = isPermanent(error);

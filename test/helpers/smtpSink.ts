@@ -14,6 +14,8 @@ export class SmtpSink {
   readonly messages: SinkMessage[] = [];
   private server: SMTPServer | undefined;
   private waiters: (() => void)[] = [];
+  /** How long the server takes to accept each message (a slow relay). */
+  acceptDelayMs = 0;
 
   constructor(public port = 0) {}
 
@@ -26,9 +28,12 @@ export class SmtpSink {
         simpleParser(stream)
           .then((mail: ParsedMail) => {
             const to = (Array.isArray(mail.to) ? mail.to : mail.to ? [mail.to] : []).flatMap((a) => a.value.map((v) => v.address ?? ''));
-            this.messages.push({ to, subject: mail.subject ?? '', text: mail.text ?? '', html: typeof mail.html === 'string' ? mail.html : '', messageId: mail.messageId });
-            for (const wake of this.waiters.splice(0)) wake();
-            callback();
+            const parsed = { to, subject: mail.subject ?? '', text: mail.text ?? '', html: typeof mail.html === 'string' ? mail.html : '', messageId: mail.messageId };
+            setTimeout(() => {
+              this.messages.push(parsed);
+              for (const wake of this.waiters.splice(0)) wake();
+              callback();
+            }, this.acceptDelayMs);
           })
           .catch(callback);
       },

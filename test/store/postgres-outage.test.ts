@@ -60,6 +60,25 @@ describe.skipIf(skip)('PostgreSQL outage', () => {
     await sink.waitFor(() => sink.to(user.email).filter((m) => /new sign-in/i.test(m.subject)).length >= 2, 80_000);
   });
 
+  it('a message sent while the database goes away is recorded once it is back, and sent once', { timeout: 60_000 }, async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    sink.acceptDelayMs = 1500;
+    try {
+      expect((await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(200);
+      // The notice is with the (slow) mail server when the database goes away.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await proxy.down();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await proxy.up();
+    } finally {
+      sink.acceptDelayMs = 0;
+    }
+    const outbox = () => doorman.doorman.database.db.selectFrom('outbox').select(['status']).where('recipient', '=', user.email).execute();
+    for (let i = 0; i < 100 && (await outbox().catch(() => [])).some((row) => row.status !== 'sent'); i++) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await outbox()).toEqual([{ status: 'sent' }]);
+    expect(sink.to(user.email)).toHaveLength(1);
+  });
+
   it('a network that swallows packets: requests answer 503 within a bound, and once it passes the service recovers by itself', { timeout: 120_000 }, async () => {
     const user = await doorman.addUser({ twoFactor: false });
     const signedIn = doorman.browser();
