@@ -85,7 +85,11 @@ export async function listSignIns(ctx: FlowContext, owner: UserRecord, page: Pag
   return { rows, total };
 }
 
-/** Switching on takes effect at once: no device is authorized any more. Switching off needs the password and an e-mailed code. */
+/**
+ * Switching on takes effect at once: no device is authorized any more, so every other session
+ * (begun with the password alone) ends; this one goes on. Switching off needs the password and an
+ * e-mailed code.
+ */
 export async function setAuthorization(
   ctx: FlowContext,
   active: ActiveSession,
@@ -98,6 +102,7 @@ export async function setAuthorization(
     if (user.twoFactorEnabledAt === null) {
       await ctx.store.transaction(async (tx) => {
         await tx.updateUser(user.id, { twoFactorEnabledAt: now }, now);
+        await tx.revokeUserSessions(user.id, now, active.session.id);
         await tx.recordAudit({ event: 'authorization_enabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { by: 'user' } }, now);
       });
     }

@@ -79,7 +79,7 @@ export async function updatePolicy(
   if (changes.requireAuthorization === false && active.company.requireVerificationAt !== null) {
     await checkPassword(ctx, active.user, password ?? '', request);
   }
-  return applyCompanyPolicy(ctx, active.user.companyId, changes, { by: 'company', userId: active.user.id, ip: request.ip, userAgent: request.userAgent });
+  return applyCompanyPolicy(ctx, active.user.companyId, changes, { by: 'company', userId: active.user.id, sessionId: active.session.id, ip: request.ip, userAgent: request.userAgent });
 }
 
 /** Changes a company's policy, by its representative or by the operator; audited either way. */
@@ -87,7 +87,7 @@ export async function applyCompanyPolicy(
   ctx: FlowContext,
   companyId: string,
   changes: PolicyChanges,
-  actor: { by: 'company' | 'operator'; userId?: string; ip?: string; userAgent?: string },
+  actor: { by: 'company' | 'operator'; userId?: string; sessionId?: string; ip?: string; userAgent?: string },
 ): Promise<PolicyView> {
   const company = await ctx.store.findCompany(companyId);
   if (!company) throw companyNotFound();
@@ -103,6 +103,9 @@ export async function applyCompanyPolicy(
   if (changes.smsAllowed !== undefined) patch.smsAllowed = changes.smsAllowed;
   await ctx.store.transaction(async (tx) => {
     await tx.updateCompany(company.id, patch);
+    // Required from now on: employees signed in with the password alone are signed out (the
+    // representative making the change stays signed in); those with authorization of their own keep their sessions.
+    if (company.requireVerificationAt === null && patch.requireVerificationAt) await tx.revokeCompanySessionsWithoutAuthorization(company.id, now, actor.sessionId);
     await tx.recordAudit(
       {
         event: 'company_policy_changed',

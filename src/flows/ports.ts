@@ -336,6 +336,8 @@ export interface SessionStore {
   revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void>;
   /** Ends every session of the user except `keepSessionId`. */
   revokeUserSessions(userId: string, now: number, keepSessionId?: string): Promise<void>;
+  /** Ends the sessions of the company's accounts that have no account authorization of their own. */
+  revokeCompanySessionsWithoutAuthorization(companyId: string, now: number, keepSessionId?: string): Promise<void>;
 }
 
 export interface AuditStore {

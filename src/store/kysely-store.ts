@@ -780,6 +780,16 @@ export class KyselyStore implements Store {
     await query.execute();
   }
 
+  async revokeCompanySessionsWithoutAuthorization(companyId: string, now: number, keepSessionId?: string): Promise<void> {
+    let query = this.db
+      .updateTable('sessions')
+      .set({ revokedAt: now })
+      .where('revokedAt', 'is', null)
+      .where('userId', 'in', this.db.selectFrom('users').select('id').where('companyId', '=', companyId).where('twoFactorEnabledAt', 'is', null));
+    if (keepSessionId) query = query.where('id', '!=', keepSessionId);
+    await query.execute();
+  }
+
   // Notifications
 
   async insertSignInReport(report: SignInReportRecord): Promise<void> {

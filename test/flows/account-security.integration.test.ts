@@ -173,7 +173,7 @@ describe('password and authorization switch', () => {
   });
 
   it.each(['the operator, for the user', 'the operator, for the company'])(
-    'switched on by %s: a browser signed in before needs a code to sign in again (its open session runs on)',
+    'switched on by %s: the session a browser began with the password alone ends, and signing in again needs a code',
     async (by) => {
       const companyId = await createCompany(doorman.doorman.ctx, { name: `Co ${Math.random()}` });
       const user = await doorman.addUser({ companyId, twoFactor: false });
@@ -186,7 +186,7 @@ describe('password and authorization switch', () => {
         : await doorman.browser().request('PATCH', `/api/v1/admin/companies/${companyId}`, JSON.stringify({ requireAuthorization: true }), admin);
       expect(switched.status).toBe(200);
       clock.advance(60_000);
-      expect((await browser.get('/api/v1/session')).status).toBe(200);
+      expect((await browser.get('/api/v1/session')).status).toBe(401);
       const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
       expect(again.body.status).toBe('verification_required');
       // Verified, the browser is authorized for its new login session: signing in there again needs no code.
@@ -194,6 +194,31 @@ describe('password and authorization switch', () => {
       expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
     },
   );
+
+  it('switched on by the user: their other browsers are signed out, the one that switched it on stays', async () => {
+    const user = await doorman.addUser({ twoFactor: false });
+    const here = doorman.browser();
+    const elsewhere = doorman.browser();
+    for (const browser of [here, elsewhere]) expect((await browser.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('authenticated');
+    expect((await here.post('/api/v1/me/authorization', { enabled: true })).body).toEqual({ enabled: true });
+    expect((await here.get('/api/v1/session')).status).toBe(200);
+    expect((await elsewhere.get('/api/v1/session')).status).toBe(401);
+    expect((await elsewhere.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
+  });
+
+  it('required by the representative: employees signed in with the password alone are signed out; the representative and accounts with authorization of their own are not', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    const plain = await doorman.addUser({ companyId, twoFactor: false });
+    const own = await doorman.addUser({ companyId, twoFactor: true });
+    const plainBrowser = doorman.browser();
+    const ownBrowser = doorman.browser();
+    expect((await plainBrowser.post('/api/v1/login', { email: plain.email, password: plain.password })).body.status).toBe('authenticated');
+    await trustedSignIn(ownBrowser, own);
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: true })).status).toBe(200);
+    expect((await plainBrowser.get('/api/v1/session')).status).toBe(401);
+    expect((await ownBrowser.get('/api/v1/session')).status).toBe(200);
+    expect((await repBrowser.get('/api/v1/session')).status).toBe(200);
+  });
 
   it('switching off is refused when the company requires authorization', async () => {
     const { companyId, repBrowser } = await companyWithRep();
