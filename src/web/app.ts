@@ -13,10 +13,10 @@ import { adminApi } from './admin/routes.js';
 import { authApi } from './api/auth.js';
 import type { WebDeps } from './deps.js';
 import { securityHeaders } from './headers.js';
-import { errorText, pickLocale, refusalTitle, translator } from './i18n.js';
+import { pickLocale, refusalTitle, translator } from './i18n.js';
 import { isTokenShaped } from '../domain/tokens.js';
 import { notFound } from '../flows/errors.js';
-import { languageLinks } from './pages/kit.js';
+import { languageLinks, refusalWithRetry } from './pages/kit.js';
 import { companyPages } from './pages/company.js';
 import { pageRoutes } from './pages/routes.js';
 import { clientIp, registerJsonParser, refusedInput, sendError, toPublicError } from './security.js';
@@ -157,7 +157,7 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
         lang: pickLocale(request),
         langHref: languageLinks(request),
         title: t(refusalTitle(mapped.status)),
-        text: errorText(t, mapped.body),
+        text: refusalWithRetry(mapped, deps.ctx.clock.now())(t),
         // A browser with a session cookie is offered its account, not a login form.
         ...(isTokenShaped(deps.cookies.read(request, 'session')) ? { linkHref: '/account', linkText: t('account.title') } : { linkHref: '/login', linkText: t('common.login') }),
       };

@@ -158,6 +158,8 @@ const en = {
   'page.tooManyTitle': 'Too many attempts',
   'page.refusedTitle': 'This could not be done',
   'page.errorTitle': 'Something went wrong',
+  'page.unavailableTitle': 'Temporarily unavailable',
+  'page.retryAt': 'You can try again after {time} UTC.',
   'error.invalid_credentials': 'Invalid email or password.',
   'error.unauthenticated': 'Sign in first.',
   'error.forbidden': 'You are not allowed to do this.',
@@ -172,6 +174,8 @@ const en = {
   'error.resend_too_soon': 'Please wait before sending another code on this channel.',
   'error.send_limit_reached': 'Too many codes were sent. Try again later.',
   'error.rate_limited': 'Too many requests. Try again later.',
+  'error.service_unavailable': 'The service cannot reach its database right now. Try again in a moment.',
+  'error.internal_error': 'Something went wrong on our side. Try again.',
   'error.password_change_required': 'Choose a new password to finish signing in.',
   'error.password_reused': 'Choose a password different from the old one.',
   'error.csrf_failed': 'The form has expired or came from another site. Reload the page and try again.',
@@ -351,6 +355,8 @@ const pl: Record<MessageKey, string> = {
   'page.tooManyTitle': 'Zbyt wiele prób',
   'page.refusedTitle': 'Nie udało się tego zrobić',
   'page.errorTitle': 'Coś poszło nie tak',
+  'page.unavailableTitle': 'Chwilowo niedostępne',
+  'page.retryAt': 'Możesz spróbować ponownie po {time} UTC.',
   'error.invalid_credentials': 'Nieprawidłowy e-mail lub hasło.',
   'error.unauthenticated': 'Najpierw się zaloguj.',
   'error.forbidden': 'Nie masz uprawnień do tej czynności.',
@@ -365,6 +371,8 @@ const pl: Record<MessageKey, string> = {
   'error.resend_too_soon': 'Poczekaj przed wysłaniem kolejnego kodu tym kanałem.',
   'error.send_limit_reached': 'Wysłano zbyt wiele kodów. Spróbuj ponownie później.',
   'error.rate_limited': 'Zbyt wiele prób. Spróbuj ponownie później.',
+  'error.service_unavailable': 'Usługa nie może teraz połączyć się ze swoją bazą danych. Spróbuj ponownie za chwilę.',
+  'error.internal_error': 'Wystąpił błąd po naszej stronie. Spróbuj ponownie.',
   'error.password_change_required': 'Ustaw nowe hasło, aby dokończyć logowanie.',
   'error.password_reused': 'Wybierz hasło inne niż poprzednie.',
   'error.csrf_failed': 'Formularz wygasł lub pochodzi z innej strony. Odśwież stronę i spróbuj ponownie.',
@@ -430,6 +438,7 @@ export function refusalTitle(status: number): MessageKey {
   if (status === 404) return 'page.notFoundTitle';
   if (status === 403) return 'page.forbiddenTitle';
   if (status === 429) return 'page.tooManyTitle';
+  if (status === 503) return 'page.unavailableTitle';
   return status >= 500 ? 'page.errorTitle' : 'page.refusedTitle';
 }
 

@@ -45,6 +45,11 @@ describe.skipIf(skip)('PostgreSQL outage', () => {
     expect(during.body).toEqual({ error: 'service_unavailable', message: expect.stringMatching(/database/) });
     expect((await doorman.browser().get('/healthz')).status).toBe(503);
     expect((await before.get('/api/v1/session')).status).toBe(503);
+    // A page says it in the reader's language, under a heading of its own.
+    const page = await before.get('/account?lang=pl', { accept: 'text/html' });
+    expect(page.status).toBe(503);
+    expect(page.text).toContain('Chwilowo niedostępne');
+    expect(page.text).toContain('bazą danych');
 
     await proxy.up();
     let healthy = false;

@@ -218,8 +218,16 @@ describe('verify page and its messages', () => {
 describe('account authorization required by the company', () => {
   it('the account page says so and offers no switch', async () => {
     const companyId = await createCompany(doorman.doorman.ctx, { name: `Required ${Math.random()}` });
-    const { browser } = await signedIn({ companyId });
+    const { user, browser } = await signedIn({ companyId });
     await setCompanyPolicy(doorman.doorman.ctx, companyId, { requireAuthorization: true });
+    // The session begun with the password alone has ended; the user signs in again, with a code.
+    expect((await browser.get('/api/v1/session')).status).toBe(401);
+    const login = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(login.body.status).toBe('verification_required');
+    const codeMail = () => doorman.doorman.mailbox!.list().find((m) => m.to === user.email && /verification code/i.test(m.subject ?? ''));
+    for (let i = 0; i < 50 && !codeMail(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const code = /^\s*(\d{6})\s*$/m.exec(codeMail()!.text)![1]!;
+    expect((await browser.post('/api/v1/login/challenge/verify', { code })).status).toBe(200);
     const page = await browser.get('/account', { accept: 'text/html' });
     expect(page.text).toContain('On, required by your company');
     expect(page.text).not.toContain('name="enabled" value="true"');

@@ -36,6 +36,17 @@ describe('rate limits', () => {
     expect(limited.body.error).toBe('rate_limited');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
 
+    // A browser is told until when, in its language.
+    for (const [lang, words] of [['en', /You can try again after \d\d:\d\d:\d\d UTC/], ['pl', /Możesz spróbować ponownie po \d\d:\d\d:\d\d UTC/]] as const) {
+      const browser = doorman.browser();
+      const page = await browser.get(`/login?lang=${lang}`, { accept: 'text/html' });
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+      const form = new URLSearchParams({ _csrf: csrf, email: user.email, password: user.password }).toString();
+      const refused = await browser.request('POST', `/login?lang=${lang}`, form, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+      expect(refused.status).toBe(429);
+      expect(refused.text).toMatch(words);
+    }
+
     // Refused again: the audit log holds the first refusal only, naming the account, the IP and the browser.
     expect((await doorman.browser('Refused/2.0').post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(429);
     const audited = (await rateLimitedAudits('sign_in')).filter((row) => row.detail.limit === 'loginFailuresPerAccount');

@@ -15,6 +15,12 @@ export type Form = Record<string, unknown>;
 export type PageText = string | ((t: Translate) => string);
 /** A refusal's text in the page's language. */
 export const refusalText = (body: { error: string; message: string; reason?: unknown }): PageText => (t) => errorText(t, body);
+
+/** A refusal's text, and when it ends if it ends at a known time (a database outage has none). */
+export const refusalWithRetry = (mapped: { status: number; body: { error: string; message: string; reason?: unknown }; retryAfter?: number | undefined }, now: number) => (t: Translate): string =>
+  mapped.retryAfter !== undefined && mapped.status !== 503
+    ? `${errorText(t, mapped.body)} ${t('page.retryAt', { time: timeOf(new Date(now + mapped.retryAfter * 1000).toISOString()) })}`
+    : errorText(t, mapped.body);
 const TEXT_FIELDS = ['error', 'notice', 'title', 'text', 'linkText'] as const;
 export const formOf = (request: FastifyRequest): Form =>
   request.body !== null && typeof request.body === 'object' && !Array.isArray(request.body) ? (request.body as Form) : {};

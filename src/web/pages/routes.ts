@@ -19,7 +19,7 @@ import { describeUserAgent } from '../../domain/userAgent.js';
 import type { Locale } from '../../flows/ports.js';
 import type { WebDeps } from '../deps.js';
 import { pickLocale, translator, type MessageKey } from '../i18n.js';
-import { createPageKit, dateTimeOf, formOf, msToText, refusalText, timeOf, type PageText } from './kit.js';
+import { createPageKit, dateTimeOf, formOf, msToText, refusalText, refusalWithRetry, timeOf, type PageText } from './kit.js';
 import { changePassword, listDevices, listSessions, listSignIns, revokeAllDevices, revokeDevice, revokeSession, setAuthorization } from '../../flows/accountSecurity.js';
 import { sessionExpiresAt } from '../../domain/sessions.js';
 import { refuseNulInForms, requestInfo, toPublicError } from '../security.js';
@@ -113,7 +113,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
       if (mapped.retryAfter !== undefined) reply.header('Retry-After', String(mapped.retryAfter));
-      return renderLogin(request, reply, { next, email: parsed.data.email, error: refusalText(mapped.body) }, mapped.status);
+      return renderLogin(request, reply, { next, email: parsed.data.email, error: refusalWithRetry(mapped, ctx.clock.now()) }, mapped.status);
     }
   });
 
