@@ -211,12 +211,14 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'digest': {
-      const sent = await withContext(config, async (d) => {
-        const count = await sendDailyDigests(d.ctx);
+      const { count, delivered } = await withContext(config, async (d) => {
+        const queued = await sendDailyDigests(d.ctx);
+        // With no mail server the dev mailbox is the running server's, in its memory: it delivers them from the outbox.
+        if (d.mailbox) return { count: queued, delivered: false };
         await d.dispatcher.runOnce();
-        return count;
+        return { count: queued, delivered: true };
       });
-      process.stdout.write(`${sent} digest(s) sent\n`);
+      process.stdout.write(delivered ? `${count} digest(s) sent\n` : `${count} digest(s) queued; the running server delivers them to its dev mailbox\n`);
       return;
     }
     case 'demo': {
@@ -256,6 +258,15 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`doorman: ${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
+  }
+  // Before the service listens, the only peer it connects to is the database.
+  const unreachable =
+    error instanceof Error &&
+    ((typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRESET)$/.test(code)) ||
+      /timeout exceeded when trying to connect|Connection terminated/i.test(error.message));
+  if (unreachable) {
+    process.stderr.write(`doorman: cannot reach the database named by DOORMAN_DATABASE_URL: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}\n`);
+    process.exit(1);
   }
   if (error instanceof Error && typeof code === 'string' && /^(E[A-Z]+|[0-9A-Z]{5}|SQLITE_[A-Z_]+)$/.test(code)) {
     process.stderr.write(`doorman: ${error.message || 'failed'} (${code})\n`);

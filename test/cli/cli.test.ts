@@ -82,6 +82,10 @@ describe('doorman CLI', () => {
     expect(() => doorman(['company', 'policy', '--id', '--sms', 'on'])).toThrow(/--id/);
   });
 
+  it('digest without a mail server leaves the digests to the running server (its dev mailbox is in its memory)', () => {
+    expect(doorman(['digest'])).toMatch(/^0 digest\(s\) queued; the running server delivers them to its dev mailbox$/m);
+  });
+
   it('warns of a DOORMAN_ variable that is no setting, and goes on', () => {
     const run = spawnSync(process.execPath, [CLI, 'help'], { env: { ...env, DOORMAN_SMTP_ULR: 'smtp://mail.example' }, encoding: 'utf8' });
     expect(run.status).toBe(0);
@@ -95,7 +99,7 @@ describe('doorman CLI', () => {
   });
 
   it.each([
-    ['a PostgreSQL server that is down', async () => `postgres://postgres@127.0.0.1:${await freePort()}/none`, /^doorman: .*ECONNREFUSED/],
+    ['a PostgreSQL server that is down', async () => `postgres://postgres@127.0.0.1:${await freePort()}/none`, /^doorman: cannot reach the database named by DOORMAN_DATABASE_URL: .*ECONNREFUSED/],
     ['an SQLite path that is a folder', async () => mkdtempSync(join(tmpdir(), 'doorman-folder-')), /^doorman: unable to open database file \(SQLITE_CANTOPEN\)/],
   ])('a database that cannot be opened (%s) is named in one line, without a stack trace', async (_name, url, message) => {
     let stderr = '';
