@@ -200,7 +200,9 @@ describe('account page and company console in a real browser', () => {
   });
 
   it('fits a 360-pixel-wide phone screen: wide tables scroll inside the card, the page does not', async () => {
-    const { representative } = await companyWithRepresentative('Narrow Screens');
+    const { companyId, representative } = await companyWithRepresentative('Narrow Screens');
+    // A name near the 100-character limit, listed in the console's employee filter.
+    await doorman.addUser({ companyId, name: `Aleksandra Wielkopolska-Zachodniopomorska ${'x'.repeat(40)} Konstantynopolitańczykiewicz`.slice(0, 100), twoFactor: false });
     const { page } = await newPage();
     await page.setViewportSize({ width: 360, height: 740 });
     await logIn(page, representative);
