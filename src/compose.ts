@@ -99,6 +99,8 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     smsPerAccountDay: { points: limits.smsPerAccountPerDay, durationSeconds: 86_400 },
     smsPerNumberDay: { points: limits.smsPerNumberPerDay, durationSeconds: 86_400 },
     smsPerIpHour: { points: limits.smsPerIpPerHour, durationSeconds: 3600 },
+    // (Not consulted when the cooldown is 0: a window of 0 would never end in rate-limiter-flexible.)
+    confirmationResend: { points: 1, durationSeconds: Math.max(1, config.resendCooldownSeconds) },
   });
 
   const limiters = await createLimiters<LimiterName>(database, {

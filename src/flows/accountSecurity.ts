@@ -3,7 +3,7 @@ import { trustRule, type TrustRule } from '../domain/devices.js';
 import { isSessionActive } from '../domain/sessions.js';
 import { newId } from '../domain/tokens.js';
 import { checkConfirmationCode } from './confirmations.js';
-import { sendLimitKeys } from './sendChallengeCode.js';
+import { confirmationCooldownKeys, sendLimitKeys } from './sendChallengeCode.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { DoormanError, notFound, passwordReused, rateLimited, sendLimitRefusal, tooManyAttempts } from './errors.js';
 import type { AccountDeviceRecord, Page, Store, UserRecord } from './ports.js';
@@ -116,7 +116,8 @@ export async function setAuthorization(
   if (!input.code) {
     // The open request is reused (same code); a new one is made only when none is open. Either way the
     // e-mail counts against the account's e-mail budget, like a sign-in code.
-    const keys = sendLimitKeys('email', user, request.ip);
+    // Asked again within the re-send cooldown, nothing is sent (the code is the same anyway).
+    const keys = [...confirmationCooldownKeys(ctx, 'disable_authorization', user.id), ...sendLimitKeys('email', user, request.ip)];
     const budget = await ctx.sendLimits.consume(keys);
     if (!budget.allowed) throw sendLimitRefusal(budget.limit, budget.retryAfterSeconds);
     const open = await ctx.store.findOpenPhoneChange(user.id, now, 'disable_authorization');

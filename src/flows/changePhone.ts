@@ -9,7 +9,7 @@ import { checkConfirmationCode, noConfirmation } from './confirmations.js';
 import { channelUnavailable, DoormanError, sendLimitRefusal, verificationLockedUntil } from './errors.js';
 import type { PhoneChangeRecord } from './ports.js';
 import { smsFor } from './pendingChallenge.js';
-import { sendLimitKeys } from './sendChallengeCode.js';
+import { confirmationCooldownKeys, sendLimitKeys } from './sendChallengeCode.js';
 import type { ActiveSession } from './sessions.js';
 
 export const PHONE_CHANGE_CODE_TEMPLATE = 'phone-change-code';
@@ -34,7 +34,8 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
   const now = ctx.clock.now();
   if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLockedUntil(user.verificationLockedUntil, now);
 
-  const keys = sendLimitKeys('sms', { id: user.id, phone: check.e164 }, request.ip);
+  // One text per re-send cooldown, whatever the number: asking again at once sends nothing.
+  const keys = [...confirmationCooldownKeys(ctx, 'phone', user.id), ...sendLimitKeys('sms', { id: user.id, phone: check.e164 }, request.ip)];
   const budget = await ctx.sendLimits.consume(keys);
   if (!budget.allowed) {
     await ctx.store.recordAudit({ event: 'code_send_refused', outcome: 'failure', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { channel: 'sms', limit: budget.limit, purpose: 'phone_change' } }, now);

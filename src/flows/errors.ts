@@ -43,7 +43,7 @@ export const resendTooSoon = make(429, 'resend_too_soon', 'Please wait before se
 export const sendLimitReached = make(429, 'send_limit_reached', 'Too many codes were sent. Try again later.');
 /** A spent sending budget, named in snake_case like every API code: `smsPerAccountHour` → `sms_per_account_hour`. */
 export const sendLimitRefusal = (limit: string, retryAfter: number) =>
-  sendLimitReached({ reason: limit.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), retryAfter });
+  limit === 'confirmationResend' ? resendTooSoon({ retryAfter }) : sendLimitReached({ reason: limit.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), retryAfter });
 export const rateLimited = make(429, 'rate_limited', 'Too many requests. Try again later.');
 export const passwordChangeRequired = make(400, 'password_change_required', 'Choose a new password to finish signing in.');
 export const passwordReused = make(400, 'password_reused', 'Choose a password different from the old one.');

@@ -374,7 +374,8 @@ export interface Store extends CompanyStore, UserStore, DeviceStore, ChallengeSt
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 }
 
-export type SendLimitName = 'emailPerAccountHour' | 'emailPerAccountDay' | 'smsPerAccountHour' | 'smsPerAccountDay' | 'smsPerNumberDay' | 'smsPerIpHour';
+/** `confirmationResend`: one code per confirmation purpose and account per re-send cooldown. */
+export type SendLimitName = 'emailPerAccountHour' | 'emailPerAccountDay' | 'smsPerAccountHour' | 'smsPerAccountDay' | 'smsPerNumberDay' | 'smsPerIpHour' | 'confirmationResend';
 export type SendLimitKey = readonly [SendLimitName, string];
 export type SendLimitDecision = { allowed: true } | { allowed: false; limit: SendLimitName; retryAfterSeconds: number };
 

@@ -241,10 +241,12 @@ describe('re-entered passwords and confirmation codes (abuse of a stolen session
     await browser.post('/api/v1/login', { email: user.email, password: user.password });
     await browser.post('/api/v1/me/authorization', { enabled: true });
     await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
-    await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
-    await sink.waitFor(() => offCodes(user.email).length === 2);
-    const [first, second] = offCodes(user.email);
-    expect(second).toBe(first);
+    // Asked again at once: nothing is sent until the re-send cooldown has passed.
+    const again = await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+    expect(again.status).toBe(429);
+    expect(again.body).toMatchObject({ error: 'resend_too_soon', retryAfter: expect.any(Number) });
+    await sink.waitFor(() => offCodes(user.email).length === 1);
+    const [first] = offCodes(user.email);
     const wrong = first === '000000' ? '111111' : '000000';
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password, code: wrong })).status);
@@ -255,16 +257,26 @@ describe('re-entered passwords and confirmation codes (abuse of a stolen session
     expect(failures).toHaveLength(5);
   });
 
-  it('the switch-off code counts against the e-mail budget; its refusal names the budget in snake_case', async () => {
-    const user = await doorman.addUser({ twoFactor: true });
-    const browser = doorman.browser();
-    expect((await signInWithCode(browser, user, () => sink.codeFor(user.email))).status).toBe(200);
-    let refused;
-    for (let i = 0; i < 12 && !refused; i++) {
-      const reply = await browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
-      if (reply.status === 429) refused = reply;
+  it('the switch-off code, asked again after the cooldown, is the same; it counts against the e-mail budget, named in snake_case when spent', async () => {
+    const local = await startDoorman({ DOORMAN_SMTP_URL: sink.url, DOORMAN_RESEND_COOLDOWN_SECONDS: '1', DOORMAN_LIMIT_EMAIL_PER_ACCOUNT_HOUR: '3' });
+    try {
+      const user = await local.addUser({ twoFactor: true });
+      const browser = local.browser();
+      expect((await signInWithCode(browser, user, () => sink.codeFor(user.email))).status).toBe(200);
+      const ask = () => browser.post('/api/v1/me/authorization', { enabled: false, password: user.password });
+      expect((await ask()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await ask()).status).toBe(200);
+      await sink.waitFor(() => offCodes(user.email).length === 2);
+      const [first, second] = offCodes(user.email);
+      expect(second).toBe(first);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const refused = await ask();
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ error: 'send_limit_reached', reason: 'email_per_account_hour', retryAfter: expect.any(Number) });
+    } finally {
+      await local.close();
     }
-    expect(refused?.body).toMatchObject({ error: 'send_limit_reached', reason: 'email_per_account_hour', retryAfter: expect.any(Number) });
   });
 
   it('wrong re-entered passwords are limited per account and audited', async () => {

@@ -101,18 +101,34 @@ describe('phone number changes', () => {
   });
 
   it('a spent SMS budget refuses the code with a snake_case reason, as on the sign-in path', async () => {
-    const local = await startDoorman({ DOORMAN_SMTP_URL: smtp.url, DOORMAN_SMS_URL: smsc.url(), DOORMAN_LIMIT_SMS_PER_ACCOUNT_HOUR: '1' });
+    const local = await startDoorman({ DOORMAN_SMTP_URL: smtp.url, DOORMAN_SMS_URL: smsc.url(), DOORMAN_LIMIT_SMS_PER_ACCOUNT_HOUR: '1', DOORMAN_RESEND_COOLDOWN_SECONDS: '1' });
     try {
       const user = await local.addUser({ twoFactor: false });
       const browser = local.browser();
       await browser.post('/api/v1/login', { email: user.email, password: user.password });
       expect((await browser.post('/api/v1/me/phone', { phone: '+48 601 555 031', password: user.password })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
       const refused = await browser.post('/api/v1/me/phone', { phone: '+48 601 555 032', password: user.password });
       expect(refused.status).toBe(429);
       expect(refused.body).toMatchObject({ error: 'send_limit_reached', reason: 'sms_per_account_hour' });
     } finally {
       await local.close();
     }
+  });
+
+  it('asking again within the re-send cooldown texts nothing, whatever the number', async () => {
+    const { user, browser } = await signedIn();
+    expect((await browser.post('/api/v1/me/phone', { phone: '+48 601 555 041', password: user.password })).status).toBe(200);
+    for (const phone of ['+48 601 555 041', '+48 601 555 042']) {
+      const again = await browser.post('/api/v1/me/phone', { phone, password: user.password });
+      expect(again.status).toBe(429);
+      expect(again.body).toMatchObject({ error: 'resend_too_soon', retryAfter: expect.any(Number) });
+      expect(again.body.retryAfter).toBeLessThanOrEqual(60);
+    }
+    await smsc.waitFor(() => smsc.to('+48601555041').length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(smsc.to('+48601555041')).toHaveLength(1);
+    expect(smsc.to('+48601555042')).toHaveLength(0);
   });
 
   it('removing the number needs the password and is told to the e-mail address', async () => {
