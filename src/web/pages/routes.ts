@@ -320,7 +320,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     } catch (error) {
       const mapped = toPublicError(error);
       if (mapped.status >= 500) throw error;
-      return renderAccount(request, reply, (await lookupSession(ctx, cookies.read(request, 'session'))) ?? active, { error: refusalText(mapped.body), status: mapped.status });
+      return renderAccount(request, reply, (await lookupSession(ctx, cookies.read(request, 'session'))) ?? active, { error: refusalWithRetry(mapped, ctx.clock.now()), status: mapped.status });
     }
   };
 
