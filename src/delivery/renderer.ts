@@ -23,10 +23,10 @@ export function formatLocal(value: unknown, locale: string, timeZone: unknown): 
   }
 }
 
-function digestEntries(value: unknown, locale: 'en' | 'pl'): Record<string, string | undefined>[] {
+function digestEntries(value: unknown, locale: 'en' | 'pl', timeZone: unknown): Record<string, string | undefined>[] {
   if (typeof value !== 'string') return [];
   const entries = JSON.parse(value) as Record<string, string>[];
-  return entries.map((e) => ({ ...e, at: formatUtc(e.at), browser: describeUserAgent(e.userAgent ?? '', locale) }));
+  return entries.map((e) => ({ ...e, at: formatUtc(e.at), localTime: formatLocal(e.at, locale, timeZone), browser: describeUserAgent(e.userAgent ?? '', locale) }));
 }
 
 export class TemplateRenderer implements MessageRenderer {
@@ -47,7 +47,7 @@ export class TemplateRenderer implements MessageRenderer {
       localExpiresAt: formatLocal(message.payload.expiresAt, locale, message.payload.timeZone),
       until: formatUtc(message.payload.until),
       localUntil: formatLocal(message.payload.until, locale, message.payload.timeZone),
-      entries: digestEntries(message.payload.entries, locale),
+      entries: digestEntries(message.payload.entries, locale, message.payload.timeZone),
       ...extras,
       locale,
       host: this.publicUrl.hostname,

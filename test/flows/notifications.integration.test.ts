@@ -1,7 +1,7 @@
 // Sign-in notifications on a real SMTP server: who is told about a new device, the digest, "This wasn't me", and inert markup.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendDailyDigests } from '../../src/flows/sendDigests.js';
-import { createCompany } from '../../src/flows/provisioning.js';
+import { createCompany, updateUser } from '../../src/flows/provisioning.js';
 import { ManualClock } from '../helpers/clock.js';
 import type { Browser } from '../helpers/httpClient.js';
 import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
@@ -109,6 +109,7 @@ describe('new-device notifications', () => {
 describe('daily digest', () => {
   it('a representative who chose the digest gets one e-mail listing the sign-ins when the job runs', async () => {
     const acme = await company();
+    await updateUser(doorman.doorman.ctx, acme.rep.id, { timeZone: 'Europe/Warsaw' });
     const repBrowser = doorman.browser();
     await repBrowser.post('/api/v1/login', { email: acme.rep.email, password: acme.rep.password });
     const chosen = await repBrowser.request('PATCH', '/api/v1/me/settings', { notificationPreference: 'digest' });
@@ -132,6 +133,8 @@ describe('daily digest', () => {
     expect(digests[0]!.text).toContain('Jan Kowalski');
     expect(digests[0]!.text).toContain('Ola Nowak');
     expect(digests[0]!.text).toContain('127.0.0.1');
+    // Each entry's time in the representative's time zone, and in UTC.
+    expect(digests[0]!.text).toMatch(/^- .+ \(Europe\/Warsaw\), \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC {2}Jan Kowalski/m);
   });
 
   it('a representative who lost the role before the digest runs gets nothing', async () => {

@@ -146,6 +146,7 @@ describe('per-account lock', () => {
     const until = new Date(clock.now() + 3600_000).toISOString().slice(0, 16).replace('T', ' ');
     expect(lockMail.text).toContain(`locked until `);
     expect(lockMail.text).toContain(`(Europe/Warsaw), ${until} UTC.`);
+    expect(lockMail.text).toMatch(/Last attempt: .+ \(Europe\/Warsaw\), \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC from IP address/);
     const codeMail = sink.to(user.email).find((m) => /verification code/i.test(m.subject))!;
     expect(codeMail.text).toMatch(/valid until .+ \(Europe\/Warsaw\), \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\./);
 
