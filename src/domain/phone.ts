@@ -1,7 +1,7 @@
 // Which phone numbers may receive codes by SMS: mobile numbers in allowed countries, never premium-rate.
 import { parsePhoneNumber } from './phoneNumbers.js';
 
-export type PhoneRefusal = 'invalid_phone' | 'not_mobile' | 'premium_rate' | 'country_not_allowed';
+export type PhoneRefusal = 'invalid_phone' | 'not_mobile' | 'premium_rate' | 'country_not_allowed' | 'unchanged';
 
 export type PhoneCheck = { ok: true; e164: string; callingCode: string } | { ok: false; reason: PhoneRefusal };
 
@@ -23,4 +23,5 @@ export const PHONE_REFUSAL_MESSAGES: Record<PhoneRefusal, string> = {
   not_mobile: 'Codes can only be sent to mobile numbers.',
   premium_rate: 'Premium-rate numbers cannot receive codes.',
   country_not_allowed: 'Codes cannot be sent by SMS to numbers in this country.',
+  unchanged: 'This is already the phone number of the account.',
 };

@@ -31,6 +31,8 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
   if (!company || !smsFor(ctx, company).enabled) throw channelUnavailable({ reason: 'sms_not_available' });
   const check = checkSmsNumber(input.phone, ctx.sms.countries);
   if (!check.ok) throw invalidPhone(check.reason);
+  // Nothing to confirm: no text is sent, no budget spent, no "changed" e-mail.
+  if (check.e164 === user.phone) throw invalidPhone('unchanged');
   const now = ctx.clock.now();
   if (isVerificationLocked(user.verificationLockedUntil, now)) throw verificationLockedUntil(user.verificationLockedUntil, now);
 

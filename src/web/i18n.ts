@@ -195,6 +195,7 @@ const en = {
   'error.invalid_phone.not_mobile': 'Codes can only be sent to mobile numbers.',
   'error.invalid_phone.premium_rate': 'Premium-rate numbers cannot receive codes.',
   'error.invalid_phone.country_not_allowed': 'Codes cannot be sent by SMS to numbers in this country.',
+  'error.invalid_phone.unchanged': 'This is already the phone number of the account.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -392,6 +393,7 @@ const pl: Record<MessageKey, string> = {
   'error.invalid_phone.not_mobile': 'Kody można wysyłać tylko na numery komórkowe.',
   'error.invalid_phone.premium_rate': 'Numery o podwyższonej opłacie nie mogą otrzymywać kodów.',
   'error.invalid_phone.country_not_allowed': 'Kodów nie można wysyłać SMS-em na numery w tym kraju.',
+  'error.invalid_phone.unchanged': 'To już jest numer telefonu tego konta.',
 };
 
 const dictionaries: Record<Locale, Record<MessageKey, string>> = { en, pl };

@@ -116,6 +116,16 @@ describe('phone number changes', () => {
     }
   });
 
+  it('the number the account already has is refused as unchanged: no text, no e-mail', async () => {
+    const { user, browser } = await signedIn('+48601555051');
+    const reply = await browser.post('/api/v1/me/phone', { phone: '+48 601 555 051', password: user.password });
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ error: 'invalid_phone', reason: 'unchanged' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(smsc.to('+48601555051')).toHaveLength(0);
+    expect(smtp.to(user.email).filter((m) => /phone number/i.test(m.subject))).toHaveLength(0);
+  });
+
   it('asking again within the re-send cooldown texts nothing, whatever the number', async () => {
     const { user, browser } = await signedIn();
     expect((await browser.post('/api/v1/me/phone', { phone: '+48 601 555 041', password: user.password })).status).toBe(200);

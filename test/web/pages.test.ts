@@ -194,6 +194,17 @@ describe('verify page and its messages', () => {
     expect(locked.text).not.toContain('name="code"');
   });
 
+  it('a login form refused for a malformed address gives the address back to correct', async () => {
+    const browser = doorman.browser();
+    const login = await browser.get('/login', { accept: 'text/html' });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(login.text)?.[1] ?? '';
+    const body = new URLSearchParams({ _csrf: csrf, email: 'jan.kowalski@<b>acme', password: 'x' }).toString();
+    const refused = await browser.request('POST', '/login', body, { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('value="jan.kowalski@&lt;b&gt;acme"');
+    expect(refused.text).not.toContain('<b>acme');
+  });
+
   it('a wrong password on the login form is told in the language the visitor chose', async () => {
     const browser = doorman.browser();
     const login = await browser.get('/login?lang=pl', { accept: 'text/html', 'accept-language': 'en-US' });

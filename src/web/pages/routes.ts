@@ -104,7 +104,9 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const form = formOf(request);
     const next = safeNext(form.next);
     const parsed = loginForm.safeParse(form);
-    if (!parsed.success) return renderLogin(request, reply, { next, email: '', error: (t) => t('login.missing') }, 400);
+    // The address typed is given back (escaped, and no longer than a real one could be), so it can be corrected.
+    const typed = typeof form.email === 'string' ? form.email.slice(0, 320) : '';
+    if (!parsed.success) return renderLogin(request, reply, { next, email: typed, error: (t) => t('login.missing') }, 400);
     try {
       const result = await passwordStep(deps, request, reply, parsed.data.email, parsed.data.password);
       if (result.status === 'authenticated') return reply.redirect(next, 303);
