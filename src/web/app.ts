@@ -181,7 +181,8 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
       await deps.ping();
       return { status: 'ok' };
     } catch {
-      return reply.code(503).send({ error: 'unavailable', message: 'The database is not reachable.' });
+      // The same answer as any request during an outage.
+      return reply.code(503).header('Retry-After', '5').send({ error: 'service_unavailable', message: 'The service cannot reach its database right now. Try again shortly.' });
     }
   });
 

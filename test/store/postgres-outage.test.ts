@@ -43,7 +43,9 @@ describe.skipIf(skip)('PostgreSQL outage', () => {
     const during = await doorman.browser().post('/api/v1/login', { email: user.email, password: user.password });
     expect(during.status).toBe(503);
     expect(during.body).toEqual({ error: 'service_unavailable', message: expect.stringMatching(/database/) });
-    expect((await doorman.browser().get('/healthz')).status).toBe(503);
+    const health = await doorman.browser().get('/healthz');
+    expect(health.status).toBe(503);
+    expect(health.body).toEqual({ error: 'service_unavailable', message: expect.stringMatching(/database/) });
     expect((await before.get('/api/v1/session')).status).toBe(503);
     // A page says it in the reader's language, under a heading of its own.
     const page = await before.get('/account?lang=pl', { accept: 'text/html' });
