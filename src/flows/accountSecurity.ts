@@ -102,7 +102,8 @@ export async function setAuthorization(
     if (user.twoFactorEnabledAt === null) {
       await ctx.store.transaction(async (tx) => {
         await tx.updateUser(user.id, { twoFactorEnabledAt: now }, now);
-        await tx.revokeUserSessions(user.id, now, active.session.id);
+        // (Under a company requirement nothing changes: every session was begun with a code or a trusted device.)
+        if (active.company.requireVerificationAt === null) await tx.revokeUserSessions(user.id, now, active.session.id);
         await tx.recordAudit({ event: 'authorization_enabled', outcome: 'success', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { by: 'user' } }, now);
       });
     }

@@ -311,7 +311,10 @@ export interface ChallengeStore {
    * Holds the account row (until the transaction ends) if its password hash is still the given one:
    * a sign-in checked against a hash that has since been replaced must not go on.
    */
-  holdPassword(userId: string, passwordHash: string): Promise<boolean>;
+  /** Holds the account row if its hash is still `passwordHash` (and, with `authorizationOff`, authorization is still off). */
+  holdPassword(userId: string, passwordHash: string, authorizationOff?: boolean): Promise<boolean>;
+  /** Holds the company row if it still does not require authorization (a switch-on waits for, or is seen by, this transaction). */
+  holdCompanyWithoutRequirement(companyId: string): Promise<boolean>;
   /** Replaces the password hash only if it is still the given one (a rehash never undoes a change). */
   replacePasswordHash(userId: string, previous: string, next: string, now: number): Promise<void>;
   /** Holds the device's row for the rest of the transaction (one challenge per account and browser). */

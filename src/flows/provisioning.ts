@@ -121,7 +121,8 @@ export async function updateUser(ctx: FlowContext, id: string, changes: UserChan
     }
     await tx.updateUser(id, patch, now);
     // Switched on by the operator: the sessions begun with the password alone end with the authorization of their browsers.
-    if (user.twoFactorEnabledAt === null && patch.twoFactorEnabledAt) await tx.revokeUserSessions(id, now);
+    // (Under a company requirement nothing changes: every session was begun with a code or a trusted device.)
+    if (user.twoFactorEnabledAt === null && patch.twoFactorEnabledAt && (await tx.findCompany(user.companyId))?.requireVerificationAt == null) await tx.revokeUserSessions(id, now);
     if (patch.phone !== undefined) {
       // A new or removed phone number is reported to the account's address, whoever changed it.
       await tx.enqueueMessage(

@@ -34,7 +34,7 @@ export type SignInResult =
       expiresAt: number;
     };
 
-export async function signIn(ctx: FlowContext, input: SignInInput): Promise<SignInResult> {
+export async function signIn(ctx: FlowContext, input: SignInInput, startedOver = false): Promise<SignInResult> {
   const { store, hasher, clock } = ctx;
   const account = await store.findAccountByEmail(input.email);
   const user = account?.user;
@@ -70,13 +70,25 @@ export async function signIn(ctx: FlowContext, input: SignInInput): Promise<Sign
   // After "This wasn't me" every sign-in needs the code (and a new password), trusted device or not.
   if (!user.passwordChangeRequired && (trusted || liveSessionId !== undefined)) {
     const done = await store.transaction(async (tx) => {
-      // The password was checked against the hash read before; if it has changed since, this sign-in ends here.
-      if (!(await tx.holdPassword(user.id, user.passwordHash))) throw invalidCredentials();
+      // The password was checked against the hash read before; if it has changed since, this sign-in ends
+      // here. Without a code, only while authorization is still off: a switch-on that committed meanwhile
+      // is seen here (the sign-in starts over, under it), and one that comes later waits for this
+      // transaction and then ends the session it made.
+      const off = requiredSince === null;
+      if (!(await tx.holdPassword(user.id, user.passwordHash, off))) {
+        if (off) return 'changed' as const;
+        throw invalidCredentials();
+      }
+      if (off && !(await tx.holdCompanyWithoutRequirement(company.id))) return 'changed' as const;
       // The browser's session of this account, if it had one, is replaced by the new one.
       if (liveSessionId !== undefined) await tx.revokeSession(liveSessionId, now);
       else if (isTokenShaped(input.sessionToken)) await tx.revokeSessionByToken(hashToken(input.sessionToken), user.id, now);
       return completeSignIn(ctx, tx, { user, company, deviceId: device?.id ?? null, request: input.request, trust: 'keep', verified: false });
     });
+    if (done === 'changed') {
+      if (startedOver) throw invalidCredentials();
+      return signIn(ctx, input, true);
+    }
     // Only a new device queues a notice; a known one leaves the outbox alone.
     if (done.newDevice) ctx.messagesQueued();
     return { status: 'authenticated', ...done };

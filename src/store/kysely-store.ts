@@ -652,8 +652,19 @@ export class KyselyStore implements Store {
     return this.holdUser(userId, (eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]));
   }
 
-  holdPassword(userId: string, passwordHash: string): Promise<boolean> {
-    return this.holdUser(userId, (eb) => eb('passwordHash', '=', passwordHash));
+  holdPassword(userId: string, passwordHash: string, authorizationOff = false): Promise<boolean> {
+    return this.holdUser(userId, (eb) => (authorizationOff ? eb.and([eb('passwordHash', '=', passwordHash), eb('twoFactorEnabledAt', 'is', null)]) : eb('passwordHash', '=', passwordHash)));
+  }
+
+  async holdCompanyWithoutRequirement(companyId: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('companies')
+      .set((eb) => ({ name: eb.ref('name') }))
+      .where('id', '=', companyId)
+      .where('requireVerificationAt', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Holds the account row while `condition` holds on it: a no-op UPDATE takes the row lock on PostgreSQL; SQLite runs one write transaction at a time anyway. */

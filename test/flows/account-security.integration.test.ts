@@ -206,6 +206,19 @@ describe('password and authorization switch', () => {
     expect((await elsewhere.post('/api/v1/login', { email: user.email, password: user.password })).body.status).toBe('verification_required');
   });
 
+  it('switched on by the user under a company requirement: sessions begun with a code go on', async () => {
+    const { companyId, repBrowser } = await companyWithRep();
+    expect((await repBrowser.request('PATCH', '/api/v1/company/policy', { requireAuthorization: true })).status).toBe(200);
+    const user = await doorman.addUser({ companyId, twoFactor: false });
+    const laptop = doorman.browser();
+    const phone = doorman.browser();
+    await trustedSignIn(laptop, user);
+    await trustedSignIn(phone, user);
+    expect((await phone.post('/api/v1/me/authorization', { enabled: true })).body).toEqual({ enabled: true });
+    expect((await laptop.get('/api/v1/session')).status).toBe(200);
+    expect((await phone.get('/api/v1/session')).status).toBe(200);
+  });
+
   it('required by the representative: employees signed in with the password alone are signed out; the representative and accounts with authorization of their own are not', async () => {
     const { companyId, repBrowser } = await companyWithRep();
     const plain = await doorman.addUser({ companyId, twoFactor: false });

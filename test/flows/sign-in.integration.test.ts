@@ -4,7 +4,7 @@ import { isCodeMail, SmtpSink } from '../helpers/smtpSink.js';
 import { ManualClock } from '../helpers/clock.js';
 import { signInWithCode, startDoorman, type Running } from '../helpers/harness.js';
 import { createPasswordHasher } from '../../src/flows/passwordHasher.js';
-import { updateUser } from '../../src/flows/provisioning.js';
+import { setCompanyPolicy, updateUser } from '../../src/flows/provisioning.js';
 
 let sink: SmtpSink;
 let doorman: Running;
@@ -346,6 +346,38 @@ describe('a password changed while a sign-in checks the old one', () => {
       // The new password works; the old one stays refused.
       expect((await local.browser().post('/api/v1/login', { email: user.email, password: user.password })).status).toBe(401);
       expect((await local.browser().post('/api/v1/login', { email: user.email, password: 'changed-meanwhile-2026' })).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('account authorization switched on while a sign-in checks the password', () => {
+  it.each(['for the account', 'for the company'])('switched on %s: the sign-in needs a code, no session begins with the password alone', async (scope) => {
+    const real = await createPasswordHasher();
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    const hasher = {
+      ...real,
+      async verify(hash: string | undefined, password: string) {
+        const ok = await real.verify(hash, password);
+        const change = meanwhile;
+        meanwhile = undefined;
+        await change?.();
+        return ok;
+      },
+    };
+    const local = await startDoorman({ DOORMAN_SMTP_URL: sink.url }, { hasher });
+    try {
+      const user = await local.addUser({ twoFactor: false });
+      meanwhile = () =>
+        scope === 'for the account' ? updateUser(local.doorman.ctx, user.id, { twoFactor: true }) : setCompanyPolicy(local.doorman.ctx, user.companyId, { requireAuthorization: true });
+      const browser = local.browser();
+      const reply = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+      expect(reply.status).toBe(200);
+      expect(reply.body.status).toBe('verification_required');
+      expect((await browser.get('/api/v1/session')).status).toBe(401);
+      const sessions = await local.doorman.database.db.selectFrom('sessions').select('id').where('userId', '=', user.id).execute();
+      expect(sessions).toHaveLength(0);
     } finally {
       await local.close();
     }
