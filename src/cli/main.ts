@@ -65,8 +65,11 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 /**
  * parseArgs, except that a value starting with a dash is taken as the value (ids are base64url and
- * may begin with `-`): `--company -x1` reads as `--company=-x1` unless `-x1` is itself an option.
+ * may begin with `-`): `--company -x1` reads as `--company=-x1`. `--name --force` is still refused.
  */
+/** An id (22 base64url characters) or another bare value that begins with one dash; `--words` stay options. */
+const isDashedId = (value: string) => /^-[A-Za-z0-9_-]{21}$/.test(value) || /^-[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(value);
+
 function parseOptions<O extends Options>(args: string[], options: O) {
   const flags = new Set(Object.keys(options).map((name) => `--${name}`));
   const joined: string[] = [];
@@ -74,7 +77,7 @@ function parseOptions<O extends Options>(args: string[], options: O) {
     const arg = args[i]!;
     const next = args[i + 1];
     const name = arg.slice(2);
-    if (flags.has(arg) && options[name]?.type === 'string' && next?.startsWith('-') && !flags.has(next.split('=')[0]!)) {
+    if (flags.has(arg) && options[name]?.type === 'string' && next !== undefined && isDashedId(next) && !flags.has(next)) {
       joined.push(`${arg}=${next}`);
       i += 1;
     } else joined.push(arg);

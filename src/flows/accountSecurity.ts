@@ -3,7 +3,7 @@ import { trustRule, type TrustRule } from '../domain/devices.js';
 import { isSessionActive } from '../domain/sessions.js';
 import { newId } from '../domain/tokens.js';
 import { checkConfirmationCode } from './confirmations.js';
-import { confirmationCooldownKeys, sendLimitKeys } from './sendChallengeCode.js';
+import { confirmationCooldownKeys, refundOnFailure, sendLimitKeys } from './sendChallengeCode.js';
 import type { FlowContext, RequestInfo } from './context.js';
 import { DoormanError, notFound, passwordReused, rateLimited, sendLimitRefusal, tooManyAttempts } from './errors.js';
 import type { AccountDeviceRecord, Page, Store, UserRecord } from './ports.js';
@@ -123,7 +123,7 @@ export async function setAuthorization(
     if (!budget.allowed) throw sendLimitRefusal(budget.limit, budget.retryAfterSeconds);
     const open = await ctx.store.findOpenPhoneChange(user.id, now, 'disable_authorization');
     const request_ = open ?? { id: newId(), userId: user.id, phone: '', purpose: 'disable_authorization' as const, createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null };
-    await ctx.store.transaction(async (tx) => {
+    await refundOnFailure(ctx, keys, () => ctx.store.transaction(async (tx) => {
       if (!open) await tx.insertPhoneChange(request_);
       await tx.enqueueMessage(
         {
@@ -136,7 +136,7 @@ export async function setAuthorization(
         now,
       );
       await tx.recordAudit({ event: 'authorization_off_requested', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent }, now);
-    });
+    }));
     ctx.messagesQueued();
     return { enabled: true, codeSent: 'email' };
   }

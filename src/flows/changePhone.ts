@@ -9,7 +9,7 @@ import { checkConfirmationCode, noConfirmation } from './confirmations.js';
 import { channelUnavailable, DoormanError, sendLimitRefusal, verificationLockedUntil } from './errors.js';
 import type { PhoneChangeRecord } from './ports.js';
 import { smsFor } from './pendingChallenge.js';
-import { confirmationCooldownKeys, sendLimitKeys } from './sendChallengeCode.js';
+import { confirmationCooldownKeys, refundOnFailure, sendLimitKeys } from './sendChallengeCode.js';
 import type { ActiveSession } from './sessions.js';
 
 export const PHONE_CHANGE_CODE_TEMPLATE = 'phone-change-code';
@@ -44,7 +44,8 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
     throw sendLimitRefusal(budget.limit, budget.retryAfterSeconds);
   }
   const change: PhoneChangeRecord = { id: newId(), userId: user.id, phone: check.e164, createdAt: now, expiresAt: now + ctx.policy.codeTtlMs, attempts: 0, consumedAt: null };
-  await ctx.store.transaction(async (tx) => {
+  // Nothing queued (the database went away): the budgets and the cooldown are given back.
+  await refundOnFailure(ctx, keys, () => ctx.store.transaction(async (tx) => {
     await tx.insertPhoneChange(change);
     await tx.enqueueMessage(
       {
@@ -57,7 +58,7 @@ export async function startPhoneChange(ctx: FlowContext, active: ActiveSession, 
       now,
     );
     await tx.recordAudit({ event: 'phone_change_started', outcome: 'info', userId: user.id, companyId: user.companyId, ip: request.ip, userAgent: request.userAgent, detail: { callingCode: check.callingCode } }, now);
-  });
+  }));
   ctx.messagesQueued();
   return { destination: maskPhone(check.e164), expiresAt: new Date(change.expiresAt).toISOString() };
 }

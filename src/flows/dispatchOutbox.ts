@@ -45,8 +45,11 @@ export class SentNotRecorded extends Error {
   }
 }
 
-/** The part of a lease kept free at its end: a record written later could race a second dispatcher's claim. */
-const LEASE_MARGIN_MS = 10_000;
+/**
+ * The part of a lease kept free at its end: a record written later could race a second
+ * dispatcher's claim. One try may take a connect (5 s) and a query (10 s) of the database.
+ */
+const LEASE_MARGIN_MS = 20_000;
 
 /**
  * Records a message the transport took. The database may be away for a moment (a restart, a

@@ -21,12 +21,22 @@ interface QueueInput {
 
 export type QueueResult = { status: 'sent'; challenge: ChallengeRecord } | { status: 'cooldown' } | { status: 'over_budget'; refusal: DoormanError };
 
-/** The budgets one send counts against: per account and channel (hour, day); for SMS also per number and per IP. */
 /** The re-send cooldown of a confirmation code (`purpose` of the account), when there is one. */
 export function confirmationCooldownKeys(ctx: FlowContext, purpose: string, userId: string): SendLimitKey[] {
   return ctx.policy.resendCooldownMs > 0 ? [['confirmationResend', `${purpose}:${userId}`]] : [];
 }
 
+/** Runs `work`; if it fails, the send it was to make is given back to `keys`' budgets, and the failure goes on. */
+export async function refundOnFailure<T>(ctx: FlowContext, keys: readonly SendLimitKey[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await ctx.sendLimits.refund(keys).catch(() => {});
+    throw error;
+  }
+}
+
+/** The budgets one send counts against: per account and channel (hour, day); for SMS also per number and per IP. */
 export function sendLimitKeys(channel: Channel, user: Pick<UserRecord, 'id' | 'phone'>, ip: string): SendLimitKey[] {
   if (channel === 'email') {
     return [

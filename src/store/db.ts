@@ -62,7 +62,10 @@ function boundedPool(pool: pg.Pool, timeoutMs: () => number) {
         if (typeof text !== 'string' || limit <= 0) return (query as (...args: unknown[]) => unknown).call(client, text, values);
         const pending = (query as (config: pg.QueryConfig) => Promise<pg.QueryResult>).call(client, { text, values, query_timeout: limit } as pg.QueryConfig);
         pending.catch((error: unknown) => {
-          if (isQueryTimeout(error)) timedOut = true;
+          if (!isQueryTimeout(error)) return;
+          timedOut = true;
+          // Closed at once: a ROLLBACK queued behind the stuck query would otherwise wait out a timeout of its own.
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
         });
         return pending;
       }) as typeof client.query;
@@ -102,7 +105,10 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
         oid === PG_INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text'),
     };
     // A bounded connect timeout: while the database is down, requests fail fast with 503 instead of hanging.
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    // A transaction whose client went away (its query timed out, its network failed) is ended by the
+    // server after 30 s, so the locks it holds cannot pile up behind it.
+    const serverSide = { idle_in_transaction_session_timeout: 30_000 };
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, types, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000, ...serverSide });
     // A client losing its connection must not crash the process, idle or checked out: the query in
     // flight fails on its own (and answers 503), and the pool opens a new connection for the next one.
     pool.on('error', () => {});
@@ -119,6 +125,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       query_timeout: QUERY_TIMEOUT_MS,
+      ...serverSide,
     });
     limiterPool.on('error', () => {});
     limiterPool.on('connect', (client) => client.on('error', () => {}));
@@ -132,7 +139,18 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
       // connection instead of holding up every session check queued behind it.
       prepared: async (name, text, values) => (await pool.query({ name, text, values, query_timeout: QUERY_TIMEOUT_MS } as pg.QueryConfig)).rows as Record<string, unknown>[],
       ping: async () => {
-        await pool.query({ text: 'select 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig);
+        // Bounded as a whole: waiting for a free connection counts too.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Query read timeout')), PING_TIMEOUT_MS);
+        });
+        const query = pool.query({ text: 'select 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig);
+        query.catch(() => {}); // answered by the race when late
+        try {
+          await Promise.race([query, late]);
+        } finally {
+          clearTimeout(timer);
+        }
       },
       unbounded: async (work) => {
         queryTimeoutMs = 0;

@@ -78,8 +78,9 @@ describe('doorman CLI', () => {
       expect(stderr, args.join(' ')).toMatch(/no failed message -x1|no such company/i);
       expect(stderr, args.join(' ')).not.toMatch(/ambiguous/);
     }
-    // An option given no value is still refused as such.
+    // An option given no value is still refused as such, and a word after it is not taken for a value.
     expect(() => doorman(['company', 'policy', '--id', '--sms', 'on'])).toThrow(/--id/);
+    expect(() => doorman(['company', 'create', '--name', '--force'])).toThrow(/--name/);
   });
 
   it('digest without a mail server leaves the digests to the running server (its dev mailbox is in its memory)', () => {

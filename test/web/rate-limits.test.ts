@@ -37,7 +37,7 @@ describe('rate limits', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
 
     // A browser is told until when, in its language.
-    for (const [lang, words] of [['en', /You can try again after \d\d:\d\d:\d\d UTC/], ['pl', /Możesz spróbować ponownie po \d\d:\d\d:\d\d UTC/]] as const) {
+    for (const [lang, words] of [['en', /You can try again after (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d UTC/], ['pl', /Możesz spróbować ponownie po (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d UTC/]] as const) {
       const browser = doorman.browser();
       const page = await browser.get(`/login?lang=${lang}`, { accept: 'text/html' });
       const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';

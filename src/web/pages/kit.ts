@@ -16,10 +16,16 @@ export type PageText = string | ((t: Translate) => string);
 /** A refusal's text in the page's language. */
 export const refusalText = (body: { error: string; message: string; reason?: unknown }): PageText => (t) => errorText(t, body);
 
+/** When a wait of `seconds` from `now` ends: the time, and the date too when it is not today (UTC). */
+function retryMoment(now: number, seconds: number): string {
+  const iso = new Date(now + seconds * 1000).toISOString();
+  return iso.slice(0, 10) === new Date(now).toISOString().slice(0, 10) ? timeOf(iso) : `${iso.slice(0, 10)} ${timeOf(iso)}`;
+}
+
 /** A refusal's text, and when it ends if it ends at a known time (a database outage has none). */
 export const refusalWithRetry = (mapped: { status: number; body: { error: string; message: string; reason?: unknown }; retryAfter?: number | undefined }, now: number) => (t: Translate): string =>
   mapped.retryAfter !== undefined && mapped.status !== 503
-    ? `${errorText(t, mapped.body)} ${t('page.retryAt', { time: timeOf(new Date(now + mapped.retryAfter * 1000).toISOString()) })}`
+    ? `${errorText(t, mapped.body)} ${t('page.retryAt', { time: retryMoment(now, mapped.retryAfter) })}`
     : errorText(t, mapped.body);
 const TEXT_FIELDS = ['error', 'notice', 'title', 'text', 'linkText'] as const;
 export const formOf = (request: FastifyRequest): Form =>
