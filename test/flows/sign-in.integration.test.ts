@@ -314,28 +314,33 @@ describe('credentials', () => {
   });
 });
 
+/** A hasher that makes the change it is given once, after a password was found right and before the sign-in writes anything. */
+async function hasherWithChange() {
+  const real = await createPasswordHasher();
+  let change: (() => Promise<unknown>) | undefined;
+  const hasher = {
+    ...real,
+    async verify(hash: string | undefined, password: string) {
+      const ok = await real.verify(hash, password);
+      const now = change;
+      change = undefined;
+      await now?.();
+      return ok;
+    },
+  };
+  return { hasher, meanwhile: (next: () => Promise<unknown>) => void (change = next) };
+}
+
 describe('a password changed while a sign-in checks the old one', () => {
   it.each([
     ['opens no challenge', true],
     ['does not sign in without a code', false],
   ])('%s, and the old password does not come back through a rehash', async (_name, twoFactor) => {
-    const real = await createPasswordHasher();
-    let meanwhile: (() => Promise<void>) | undefined;
-    // The change lands after the old password was found right, before the sign-in writes anything.
-    const hasher = {
-      ...real,
-      async verify(hash: string | undefined, password: string) {
-        const ok = await real.verify(hash, password);
-        const change = meanwhile;
-        meanwhile = undefined;
-        await change?.();
-        return ok;
-      },
-    };
+    const { hasher, meanwhile } = await hasherWithChange();
     const local = await startDoorman({ DOORMAN_SMTP_URL: sink.url }, { hasher });
     try {
       const user = await local.addUser({ twoFactor });
-      meanwhile = () => updateUser(local.doorman.ctx, user.id, { password: 'changed-meanwhile-2026' });
+      meanwhile(() => updateUser(local.doorman.ctx, user.id, { password: 'changed-meanwhile-2026' }));
       const browser = local.browser();
       const reply = await browser.post('/api/v1/login', { email: user.email, password: user.password });
       expect(reply.status).toBe(401);
@@ -354,23 +359,13 @@ describe('a password changed while a sign-in checks the old one', () => {
 
 describe('account authorization switched on while a sign-in checks the password', () => {
   it.each(['for the account', 'for the company'])('switched on %s: the sign-in needs a code, no session begins with the password alone', async (scope) => {
-    const real = await createPasswordHasher();
-    let meanwhile: (() => Promise<unknown>) | undefined;
-    const hasher = {
-      ...real,
-      async verify(hash: string | undefined, password: string) {
-        const ok = await real.verify(hash, password);
-        const change = meanwhile;
-        meanwhile = undefined;
-        await change?.();
-        return ok;
-      },
-    };
+    const { hasher, meanwhile } = await hasherWithChange();
     const local = await startDoorman({ DOORMAN_SMTP_URL: sink.url }, { hasher });
     try {
       const user = await local.addUser({ twoFactor: false });
-      meanwhile = () =>
-        scope === 'for the account' ? updateUser(local.doorman.ctx, user.id, { twoFactor: true }) : setCompanyPolicy(local.doorman.ctx, user.companyId, { requireAuthorization: true });
+      meanwhile(() =>
+        scope === 'for the account' ? updateUser(local.doorman.ctx, user.id, { twoFactor: true }) : setCompanyPolicy(local.doorman.ctx, user.companyId, { requireAuthorization: true }),
+      );
       const browser = local.browser();
       const reply = await browser.post('/api/v1/login', { email: user.email, password: user.password });
       expect(reply.status).toBe(200);
