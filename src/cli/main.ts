@@ -63,13 +63,13 @@ async function withContext<T>(config: Config, work: (doorman: Awaited<ReturnType
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** An id (22 base64url characters) or another bare value that begins with one dash; `--words` stay options. */
+const isDashedId = (value: string) => /^-[A-Za-z0-9_-]{21}$/.test(value) || /^-[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(value);
+
 /**
  * parseArgs, except that a value starting with a dash is taken as the value (ids are base64url and
  * may begin with `-`): `--company -x1` reads as `--company=-x1`. `--name --force` is still refused.
  */
-/** An id (22 base64url characters) or another bare value that begins with one dash; `--words` stay options. */
-const isDashedId = (value: string) => /^-[A-Za-z0-9_-]{21}$/.test(value) || /^-[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(value);
-
 function parseOptions<O extends Options>(args: string[], options: O) {
   const flags = new Set(Object.keys(options).map((name) => `--${name}`));
   const joined: string[] = [];

@@ -151,10 +151,11 @@ export async function buildApp(deps: WebDeps, logger: FastifyServerOptions['logg
     if (!wantsHtml) return sendError(reply, error);
     let page: Record<string, unknown>;
     try {
-      const t = translator(pickLocale(request));
+      const lang = pickLocale(request);
+      const t = translator(lang);
       page = {
         t,
-        lang: pickLocale(request),
+        lang,
         langHref: languageLinks(request),
         title: t(refusalTitle(mapped.status)),
         text: refusalWithRetry(mapped, deps.ctx.clock.now())(t),
