@@ -23,7 +23,17 @@ export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(left, right);
 }
 
+const ID_BYTES = 16;
+/** Random bytes for ids, drawn 4 KiB at a time: one system call per 256 ids instead of one each. */
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
 /** Random identifiers that are not secrets (rows, challenges). 128 bits. */
 export function newId(): string {
-  return randomBytes(16).toString('base64url');
+  if (idAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(256 * ID_BYTES);
+    idAt = 0;
+  }
+  idAt += ID_BYTES;
+  return idPool.toString('base64url', idAt - ID_BYTES, idAt);
 }

@@ -1,5 +1,5 @@
 // The Store of flows/ports.ts on Kysely; identical SQL for SQLite and PostgreSQL except where noted.
-import { CompiledQuery, sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import type { Channel } from '../domain/policy.js';
 import { newId } from '../domain/tokens.js';
 import type {
@@ -30,6 +30,7 @@ import type {
 } from '../flows/ports.js';
 import type { DatabaseKind, OpenDatabase } from './db.js';
 import { LookupBatch } from './lookupBatch.js';
+import { QueryTemplates } from './queryTemplates.js';
 import { domainToASCII } from 'node:url';
 import type { AccountDevicesTable, CompaniesTable, Database, UsersTable } from './schema.js';
 
@@ -236,6 +237,8 @@ export class KyselyStore implements Store {
     private readonly kind: DatabaseKind,
     prepared?: OpenDatabase['prepared'],
     readVersion?: OpenDatabase['readVersion'],
+    /** Shared by the store and the stores of its transactions (the SQL is the same). */
+    private readonly templates = new QueryTemplates(),
   ) {
     if (readVersion) {
       const cache = new VersionedCache<SessionContextRow>(readVersion, SESSION_CONTEXT_CACHE_SIZE);
@@ -259,7 +262,12 @@ export class KyselyStore implements Store {
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
-    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyStore(trx, this.kind)));
+    return this.db.transaction().execute((trx: Transaction<Database>) => work(new KyselyStore(trx, this.kind, undefined, undefined, this.templates)));
+  }
+
+  /** Runs a query of the sign-in path from its template (see QueryTemplates): `build` runs once per `name`. */
+  private run<A extends readonly unknown[], R>(name: string, build: (...args: A) => { compile(): CompiledQuery<R> }, ...args: A): Promise<QueryResult<R>> {
+    return this.db.executeQuery(this.templates.bind(name, build, args));
   }
 
   // Companies
@@ -285,7 +293,21 @@ export class KyselyStore implements Store {
   // Sign-in log and directory
 
   async recordSignIn(row: SignInRecord): Promise<void> {
-    await this.db.insertInto('signIns').values({ ...row, newDevice: bool(row.newDevice) }).execute();
+    await this.run(
+      'recordSignIn',
+      (id: string, at: number, userId: string, companyId: string, accountDeviceId: string | null, ip: string, userAgent: string, outcome: string, newDevice: number, reason: string | null) =>
+        this.db.insertInto('signIns').values({ id, at, userId, companyId, accountDeviceId, ip, userAgent, outcome, newDevice, reason }),
+      row.id,
+      row.at,
+      row.userId,
+      row.companyId,
+      row.accountDeviceId,
+      row.ip,
+      row.userAgent,
+      row.outcome,
+      bool(row.newDevice),
+      row.reason,
+    );
   }
 
   private signInQuery(filter: SignInFilter) {
@@ -381,16 +403,24 @@ export class KyselyStore implements Store {
 
   async updateUser(id: string, patch: UserPatch, now: number): Promise<void> {
     const { passwordChangeRequired, email, ...rest } = patch;
-    await this.db
-      .updateTable('users')
-      .set({
-        ...rest,
-        ...(email !== undefined ? { email, emailNormalized: normalizeEmail(email) } : {}),
-        ...(passwordChangeRequired !== undefined ? { passwordChangeRequired: bool(passwordChangeRequired) } : {}),
-        updatedAt: now,
-      })
-      .where('id', '=', id)
-      .execute();
+    const values: Record<string, unknown> = {
+      ...rest,
+      ...(email !== undefined ? { email, emailNormalized: normalizeEmail(email) } : {}),
+      ...(passwordChangeRequired !== undefined ? { passwordChangeRequired: bool(passwordChangeRequired) } : {}),
+      updatedAt: now,
+    };
+    // One template per set of columns written (a column left undefined is not written).
+    const columns = Object.keys(values).filter((column) => values[column] !== undefined);
+    await this.run(
+      `updateUser:${columns.join(',')}`,
+      (id: string, ...row: unknown[]) =>
+        this.db
+          .updateTable('users')
+          .set(Object.fromEntries(columns.map((column, i) => [column, row[i]])))
+          .where('id', '=', id),
+      id,
+      ...columns.map((column) => values[column]),
+    );
   }
 
   async findUserById(id: string): Promise<UserRecord | undefined> {
@@ -404,13 +434,19 @@ export class KyselyStore implements Store {
   }
 
   async findAccountByEmail(email: string): Promise<{ user: UserRecord; company: CompanyRecord } | undefined> {
-    const row = await this.db
-      .selectFrom('users')
-      .innerJoin('companies', 'companies.id', 'users.companyId')
-      .selectAll('users')
-      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
-      .where('users.emailNormalized', '=', normalizeEmail(email))
-      .executeTakeFirst();
+    const [row] = (
+      await this.run(
+        'findAccountByEmail',
+        (normalized: string) =>
+          this.db
+            .selectFrom('users')
+            .innerJoin('companies', 'companies.id', 'users.companyId')
+            .selectAll('users')
+            .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
+            .where('users.emailNormalized', '=', normalized),
+        normalizeEmail(email),
+      )
+    ).rows;
     if (!row) return undefined;
     const company = unprefixed<Selectable<CompaniesTable>>(row, 'co', COMPANY_COLUMNS);
     return { user: toUser(row), company: toCompany(company) };
@@ -438,20 +474,25 @@ export class KyselyStore implements Store {
   }
 
   async listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]> {
-    const rows = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('companyId', '=', companyId)
-      .where('role', '=', 'authorized')
-      .where('personalDataVerifiedAt', 'is not', null)
-      .execute();
+    const { rows } = await this.run(
+      'listVerifiedRepresentatives',
+      (companyId: string) => this.db.selectFrom('users').selectAll().where('companyId', '=', companyId).where('role', '=', 'authorized').where('personalDataVerifiedAt', 'is not', null),
+      companyId,
+    );
     return rows.map(toUser);
   }
 
   // Devices
 
   async insertDevice(device: DeviceRecord, tokenHash: string): Promise<void> {
-    await this.db.insertInto('devices').values({ ...device, tokenHash }).execute();
+    await this.run(
+      'insertDevice',
+      (id: string, createdAt: number, lastSeenAt: number, tokenHash: string) => this.db.insertInto('devices').values({ id, createdAt, lastSeenAt, tokenHash }),
+      device.id,
+      device.createdAt,
+      device.lastSeenAt,
+      tokenHash,
+    );
   }
 
   async adoptDevice(device: DeviceRecord, tokenHash: string): Promise<string> {
@@ -462,17 +503,30 @@ export class KyselyStore implements Store {
   }
 
   async rotateDeviceToken(deviceId: string, tokenHash: string, now: number): Promise<void> {
-    await this.db.updateTable('devices').set({ tokenHash, lastSeenAt: now }).where('id', '=', deviceId).execute();
+    await this.run(
+      'rotateDeviceToken',
+      (deviceId: string, tokenHash: string, now: number) => this.db.updateTable('devices').set({ tokenHash, lastSeenAt: now }).where('id', '=', deviceId),
+      deviceId,
+      tokenHash,
+      now,
+    );
   }
 
   async findDeviceForAccount(tokenHash: string, userId: string): Promise<{ device: DeviceRecord; link: AccountDeviceRecord | undefined } | undefined> {
-    const row = await this.db
-      .selectFrom('devices')
-      .leftJoin('accountDevices', (join) => join.onRef('accountDevices.deviceId', '=', 'devices.id').on('accountDevices.userId', '=', userId))
-      .select(['devices.id as deviceId', 'devices.createdAt as deviceCreatedAt', 'devices.lastSeenAt as deviceLastSeenAt'])
-      .select(LINK_COLUMNS.map((name) => `accountDevices.${name} as ${prefixed('link', name)}` as const))
-      .where('devices.tokenHash', '=', tokenHash)
-      .executeTakeFirst();
+    const [row] = (
+      await this.run(
+        'findDeviceForAccount',
+        (tokenHash: string, userId: string) =>
+          this.db
+            .selectFrom('devices')
+            .leftJoin('accountDevices', (join) => join.onRef('accountDevices.deviceId', '=', 'devices.id').on('accountDevices.userId', '=', userId))
+            .select(['devices.id as deviceId', 'devices.createdAt as deviceCreatedAt', 'devices.lastSeenAt as deviceLastSeenAt'])
+            .select(LINK_COLUMNS.map((name) => `accountDevices.${name} as ${prefixed('link', name)}` as const))
+            .where('devices.tokenHash', '=', tokenHash),
+        tokenHash,
+        userId,
+      )
+    ).rows;
     if (!row) return undefined;
     const device = { id: row.deviceId, createdAt: row.deviceCreatedAt, lastSeenAt: row.deviceLastSeenAt };
     const link = row.linkId === null ? undefined : unprefixed<AccountDeviceRecord>(row, 'link', LINK_COLUMNS);
@@ -484,7 +538,21 @@ export class KyselyStore implements Store {
   }
 
   async insertAccountDevice(link: AccountDeviceRecord): Promise<void> {
-    await this.db.insertInto('accountDevices').values(link).execute();
+    await this.run(
+      'insertAccountDevice',
+      (id: string, userId: string, deviceId: string, firstSignInAt: number, lastSignInAt: number, lastIp: string, userAgent: string, trustedAt: number | null, trustedUntil: number | null, revokedAt: number | null) =>
+        this.db.insertInto('accountDevices').values({ id, userId, deviceId, firstSignInAt, lastSignInAt, lastIp, userAgent, trustedAt, trustedUntil, revokedAt }),
+      link.id,
+      link.userId,
+      link.deviceId,
+      link.firstSignInAt,
+      link.lastSignInAt,
+      link.lastIp,
+      link.userAgent,
+      link.trustedAt,
+      link.trustedUntil,
+      link.revokedAt,
+    );
   }
 
   async revokeAccountDevice(id: string, now: number): Promise<void> {
@@ -515,52 +583,91 @@ export class KyselyStore implements Store {
     deviceId: string,
     patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
   ): Promise<AccountDeviceRecord | undefined> {
-    return this.db
-      .updateTable('accountDevices')
-      .set(patch)
-      .where('userId', '=', userId)
-      .where('deviceId', '=', deviceId)
-      .returningAll()
-      .executeTakeFirst();
+    // One template per set of columns written (a column left undefined is not written).
+    const columns = (Object.keys(patch) as (keyof typeof patch)[]).filter((column) => patch[column] !== undefined);
+    const { rows } = await this.run(
+      `updateAccountDevice:${columns.join(',')}`,
+      (userId: string, deviceId: string, ...values: unknown[]) =>
+        this.db
+          .updateTable('accountDevices')
+          .set(Object.fromEntries(columns.map((column, i) => [column, values[i]])))
+          .where('userId', '=', userId)
+          .where('deviceId', '=', deviceId)
+          .returningAll(),
+      userId,
+      deviceId,
+      ...columns.map((column) => patch[column]),
+    );
+    return rows[0];
   }
 
   // Challenges
 
   async findOpenChallenge(userId: string, deviceId: string, now: number): Promise<ChallengeRecord | undefined> {
-    return this.db
-      .selectFrom('challenges')
-      .select(challengeColumns)
-      .where('userId', '=', userId)
-      .where('deviceId', '=', deviceId)
-      .where('expiresAt', '>', now)
-      .where('consumedAt', 'is', null)
-      .orderBy('openedAt', 'desc')
-      .executeTakeFirst();
+    const { rows } = await this.run(
+      'findOpenChallenge',
+      (userId: string, deviceId: string, now: number) =>
+        this.db
+          .selectFrom('challenges')
+          .select(challengeColumns)
+          .where('userId', '=', userId)
+          .where('deviceId', '=', deviceId)
+          .where('expiresAt', '>', now)
+          .where('consumedAt', 'is', null)
+          .orderBy('openedAt', 'desc'),
+      userId,
+      deviceId,
+      now,
+    );
+    return rows[0];
   }
 
   async insertChallenge(challenge: ChallengeRecord, pendingTokenHash: string): Promise<void> {
-    await this.db.insertInto('challenges').values({ ...challenge, pendingTokenHash }).execute();
+    const c = challenge;
+    await this.run(
+      'insertChallenge',
+      (id: string, userId: string, deviceId: string, openedAt: number, expiresAt: number, attempts: number, consumedAt: number | null, ip: string, emailSentAt: number | null, smsSentAt: number | null, pendingTokenHash: string) =>
+        this.db.insertInto('challenges').values({ id, userId, deviceId, openedAt, expiresAt, attempts, consumedAt, ip, emailSentAt, smsSentAt, pendingTokenHash }),
+      c.id,
+      c.userId,
+      c.deviceId,
+      c.openedAt,
+      c.expiresAt,
+      c.attempts,
+      c.consumedAt,
+      c.ip,
+      c.emailSentAt,
+      c.smsSentAt,
+      pendingTokenHash,
+    );
   }
 
   async setChallengePendingToken(id: string, pendingTokenHash: string): Promise<void> {
-    await this.db.updateTable('challenges').set({ pendingTokenHash }).where('id', '=', id).execute();
+    await this.run('setChallengePendingToken', (id: string, pendingTokenHash: string) => this.db.updateTable('challenges').set({ pendingTokenHash }).where('id', '=', id), id, pendingTokenHash);
   }
 
   async findPendingChallenge(
     pendingTokenHash: string,
     deviceTokenHash: string,
   ): Promise<{ challenge: ChallengeRecord; user: UserRecord; company: CompanyRecord } | undefined> {
-    const row = await this.db
-      .selectFrom('challenges')
-      .innerJoin('devices', 'devices.id', 'challenges.deviceId')
-      .innerJoin('users', 'users.id', 'challenges.userId')
-      .innerJoin('companies', 'companies.id', 'users.companyId')
-      .selectAll('users')
-      .select(challengeColumns.map((name) => `challenges.${name} as ${prefixed('ch', name)}` as const))
-      .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
-      .where('challenges.pendingTokenHash', '=', pendingTokenHash)
-      .where('devices.tokenHash', '=', deviceTokenHash)
-      .executeTakeFirst();
+    const [row] = (
+      await this.run(
+        'findPendingChallenge',
+        (pendingTokenHash: string, deviceTokenHash: string) =>
+          this.db
+            .selectFrom('challenges')
+            .innerJoin('devices', 'devices.id', 'challenges.deviceId')
+            .innerJoin('users', 'users.id', 'challenges.userId')
+            .innerJoin('companies', 'companies.id', 'users.companyId')
+            .selectAll('users')
+            .select(challengeColumns.map((name) => `challenges.${name} as ${prefixed('ch', name)}` as const))
+            .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
+            .where('challenges.pendingTokenHash', '=', pendingTokenHash)
+            .where('devices.tokenHash', '=', deviceTokenHash),
+        pendingTokenHash,
+        deviceTokenHash,
+      )
+    ).rows;
     if (!row) return undefined;
     const challenge = unprefixed<ChallengeRecord>(row, 'ch', challengeColumns);
     const company = unprefixed<Selectable<CompaniesTable>>(row, 'co', COMPANY_COLUMNS);
@@ -577,15 +684,22 @@ export class KyselyStore implements Store {
 
   async claimChallengeSend(id: string, channel: Channel, now: number, cooldownMs: number): Promise<ChallengeRecord | undefined> {
     const column = sentColumn[channel];
-    return this.db
-      .updateTable('challenges')
-      .set({ [column]: now })
-      .where('id', '=', id)
-      .where('consumedAt', 'is', null)
-      .where('expiresAt', '>', now)
-      .where((eb) => eb.or([eb(column, 'is', null), eb(column, '<=', now - cooldownMs)]))
-      .returning(challengeColumns)
-      .executeTakeFirst();
+    const { rows } = await this.run(
+      `claimChallengeSend:${channel}`,
+      (id: string, now: number, resendFrom: number) =>
+        this.db
+          .updateTable('challenges')
+          .set({ [column]: now })
+          .where('id', '=', id)
+          .where('consumedAt', 'is', null)
+          .where('expiresAt', '>', now)
+          .where((eb) => eb.or([eb(column, 'is', null), eb(column, '<=', resendFrom)]))
+          .returning(challengeColumns),
+      id,
+      now,
+      now - cooldownMs,
+    );
+    return rows[0];
   }
 
   addChallengeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
@@ -598,85 +712,118 @@ export class KyselyStore implements Store {
 
   /** The race gate of every code: one more wrong entry, only while under the cap and unused. */
   private async countAttempt(table: 'challenges' | 'phoneChanges', id: string, maxAttempts: number): Promise<number | undefined> {
-    const row = await this.db
-      .updateTable(table)
-      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
-      .where('id', '=', id)
-      .where('attempts', '<', maxAttempts)
-      .where('consumedAt', 'is', null)
-      .returning('attempts')
-      .executeTakeFirst();
-    return row?.attempts;
+    const { rows } = await this.run(
+      `countAttempt:${table}`,
+      (id: string, maxAttempts: number) =>
+        this.db
+          .updateTable(table)
+          .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+          .where('id', '=', id)
+          .where('attempts', '<', maxAttempts)
+          .where('consumedAt', 'is', null)
+          .returning('attempts'),
+      id,
+      maxAttempts,
+    );
+    return rows[0]?.attempts;
   }
 
   /** Marks a code's row used, once, while unexpired and under the attempt cap. */
   private async consumeOnce(table: 'challenges' | 'phoneChanges', id: string, now: number, maxAttempts: number): Promise<boolean> {
-    const row = await this.db
-      .updateTable(table)
-      .set({ consumedAt: now })
-      .where('id', '=', id)
-      .where('consumedAt', 'is', null)
-      .where('expiresAt', '>', now)
-      .where('attempts', '<', maxAttempts)
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+    const { rows } = await this.run(
+      `consumeOnce:${table}`,
+      (id: string, now: number, maxAttempts: number) =>
+        this.db.updateTable(table).set({ consumedAt: now }).where('id', '=', id).where('consumedAt', 'is', null).where('expiresAt', '>', now).where('attempts', '<', maxAttempts).returning('id'),
+      id,
+      now,
+      maxAttempts,
+    );
+    return rows.length > 0;
   }
 
   async insertCodeFailure(userId: string, at: number): Promise<void> {
-    await this.db.insertInto('codeFailures').values({ id: newId(), userId, at }).execute();
+    await this.run('insertCodeFailure', (id: string, userId: string, at: number) => this.db.insertInto('codeFailures').values({ id, userId, at }), newId(), userId, at);
   }
 
   async countCodeFailures(userId: string, since: number): Promise<number> {
-    const row = await this.db
-      .selectFrom('codeFailures')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('userId', '=', userId)
-      .where('at', '>', since)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+    const { rows } = await this.run(
+      'countCodeFailures',
+      (userId: string, since: number) =>
+        this.db
+          .selectFrom('codeFailures')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('userId', '=', userId)
+          .where('at', '>', since),
+      userId,
+      since,
+    );
+    return Number(rows[0]!.n);
   }
 
   async lockVerification(userId: string, until: number, now: number): Promise<boolean> {
-    const row = await this.db
-      .updateTable('users')
-      .set({ verificationLockedUntil: until, updatedAt: now })
-      .where('id', '=', userId)
-      .where((eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]))
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+    const { rows } = await this.run(
+      'lockVerification',
+      (userId: string, until: number, now: number) =>
+        this.db
+          .updateTable('users')
+          .set({ verificationLockedUntil: until, updatedAt: now })
+          .where('id', '=', userId)
+          .where((eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]))
+          .returning('id'),
+      userId,
+      until,
+      now,
+    );
+    return rows.length > 0;
   }
 
-  holdUnlockedAccount(userId: string, now: number): Promise<boolean> {
-    return this.holdUser(userId, (eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)]));
+  // Each holds the account row while a condition holds on it: a no-op UPDATE takes the row lock on
+  // PostgreSQL; SQLite runs one write transaction at a time anyway.
+
+  async holdUnlockedAccount(userId: string, now: number): Promise<boolean> {
+    const { rows } = await this.run(
+      'holdUnlockedAccount',
+      (userId: string, now: number) =>
+        this.holdUserQuery(userId).where((eb) => eb.or([eb('verificationLockedUntil', 'is', null), eb('verificationLockedUntil', '<=', now)])),
+      userId,
+      now,
+    );
+    return rows.length > 0;
   }
 
-  holdPassword(userId: string, passwordHash: string, authorizationOff = false): Promise<boolean> {
-    return this.holdUser(userId, (eb) => (authorizationOff ? eb.and([eb('passwordHash', '=', passwordHash), eb('twoFactorEnabledAt', 'is', null)]) : eb('passwordHash', '=', passwordHash)));
+  async holdPassword(userId: string, passwordHash: string, authorizationOff = false): Promise<boolean> {
+    const { rows } = authorizationOff
+      ? await this.run(
+          'holdPassword:authorizationOff',
+          (userId: string, passwordHash: string) => this.holdUserQuery(userId).where('passwordHash', '=', passwordHash).where('twoFactorEnabledAt', 'is', null),
+          userId,
+          passwordHash,
+        )
+      : await this.run('holdPassword', (userId: string, passwordHash: string) => this.holdUserQuery(userId).where('passwordHash', '=', passwordHash), userId, passwordHash);
+    return rows.length > 0;
   }
 
   async holdCompanyWithoutRequirement(companyId: string): Promise<boolean> {
-    const row = await this.db
-      .updateTable('companies')
-      .set((eb) => ({ name: eb.ref('name') }))
-      .where('id', '=', companyId)
-      .where('requireVerificationAt', 'is', null)
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+    const { rows } = await this.run(
+      'holdCompanyWithoutRequirement',
+      (companyId: string) =>
+        this.db
+          .updateTable('companies')
+          .set((eb) => ({ name: eb.ref('name') }))
+          .where('id', '=', companyId)
+          .where('requireVerificationAt', 'is', null)
+          .returning('id'),
+      companyId,
+    );
+    return rows.length > 0;
   }
 
-  /** Holds the account row while `condition` holds on it: a no-op UPDATE takes the row lock on PostgreSQL; SQLite runs one write transaction at a time anyway. */
-  private async holdUser(userId: string, condition: (eb: ExpressionBuilder<Database, 'users'>) => Expression<SqlBool>): Promise<boolean> {
-    const row = await this.db
+  private holdUserQuery(userId: string) {
+    return this.db
       .updateTable('users')
       .set((eb) => ({ updatedAt: eb.ref('updatedAt') }))
       .where('id', '=', userId)
-      .where(condition)
-      .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+      .returning('id');
   }
 
   async replacePasswordHash(userId: string, previous: string, next: string, now: number): Promise<void> {
@@ -684,16 +831,28 @@ export class KyselyStore implements Store {
   }
 
   async holdDevice(deviceId: string, now: number): Promise<void> {
-    await this.db.updateTable('devices').set({ lastSeenAt: now }).where('id', '=', deviceId).execute();
+    await this.run('holdDevice', (deviceId: string, now: number) => this.db.updateTable('devices').set({ lastSeenAt: now }).where('id', '=', deviceId), deviceId, now);
   }
 
   // Sessions
 
   async insertSession(session: SessionRecord, tokenHash: string): Promise<void> {
-    await this.db
-      .insertInto('sessions')
-      .values({ ...session, trusted: bool(session.trusted), tokenHash })
-      .execute();
+    const v = session;
+    await this.run(
+      'insertSession',
+      (id: string, userId: string, accountDeviceId: string, createdAt: number, lastSeenAt: number, revokedAt: number | null, ip: string, userAgent: string, trusted: number, tokenHash: string) =>
+        this.db.insertInto('sessions').values({ id, userId, accountDeviceId, createdAt, lastSeenAt, revokedAt, ip, userAgent, trusted, tokenHash }),
+      v.id,
+      v.userId,
+      v.accountDeviceId,
+      v.createdAt,
+      v.lastSeenAt,
+      v.revokedAt,
+      v.ip,
+      v.userAgent,
+      bool(v.trusted),
+      tokenHash,
+    );
   }
 
   async findSessionContext(tokenHash: string): Promise<SessionContext | undefined> {
@@ -770,15 +929,21 @@ export class KyselyStore implements Store {
   }
 
   async touchSession(id: string, now: number): Promise<void> {
-    await this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).where('lastSeenAt', '<', now).execute();
+    await this.run('touchSession', (id: string, now: number) => this.db.updateTable('sessions').set({ lastSeenAt: now }).where('id', '=', id).where('lastSeenAt', '<', now), id, now);
   }
 
   async revokeSession(id: string, now: number): Promise<void> {
-    await this.db.updateTable('sessions').set({ revokedAt: now }).where('id', '=', id).where('revokedAt', 'is', null).execute();
+    await this.run('revokeSession', (id: string, now: number) => this.db.updateTable('sessions').set({ revokedAt: now }).where('id', '=', id).where('revokedAt', 'is', null), id, now);
   }
 
   async revokeSessionByToken(tokenHash: string, userId: string, now: number): Promise<void> {
-    await this.db.updateTable('sessions').set({ revokedAt: now }).where('tokenHash', '=', tokenHash).where('userId', '=', userId).where('revokedAt', 'is', null).execute();
+    await this.run(
+      'revokeSessionByToken',
+      (tokenHash: string, userId: string, now: number) => this.db.updateTable('sessions').set({ revokedAt: now }).where('tokenHash', '=', tokenHash).where('userId', '=', userId).where('revokedAt', 'is', null),
+      tokenHash,
+      userId,
+      now,
+    );
   }
 
   async revokeSessionsOfAccountDevice(accountDeviceId: string, now: number): Promise<void> {
@@ -804,7 +969,18 @@ export class KyselyStore implements Store {
   // Notifications
 
   async insertSignInReport(report: SignInReportRecord): Promise<void> {
-    await this.db.insertInto('signInReports').values(report).execute();
+    const r = report;
+    await this.run(
+      'insertSignInReport',
+      (id: string, userId: string, accountDeviceId: string, createdAt: number, expiresAt: number, usedAt: number | null) =>
+        this.db.insertInto('signInReports').values({ id, userId, accountDeviceId, createdAt, expiresAt, usedAt }),
+      r.id,
+      r.userId,
+      r.accountDeviceId,
+      r.createdAt,
+      r.expiresAt,
+      r.usedAt,
+    );
   }
 
   async findSignInReport(id: string): Promise<SignInReportRecord | undefined> {
@@ -873,61 +1049,66 @@ export class KyselyStore implements Store {
   // Audit
 
   async recordAudit(event: AuditEvent, at: number): Promise<void> {
-    await this.db
-      .insertInto('auditEvents')
-      .values({
-        id: newId(),
-        at,
-        event: event.event,
-        outcome: event.outcome,
-        userId: event.userId ?? null,
-        companyId: event.companyId ?? null,
-        ip: event.ip ?? null,
-        deviceId: event.deviceId ?? null,
-        userAgent: event.userAgent ?? null,
-        detail: event.detail ? JSON.stringify(event.detail) : null,
-      })
-      .execute();
+    await this.run(
+      'recordAudit',
+      (id: string, at: number, event: string, outcome: string, userId: string | null, companyId: string | null, ip: string | null, deviceId: string | null, userAgent: string | null, detail: string | null) =>
+        this.db.insertInto('auditEvents').values({ id, at, event, outcome, userId, companyId, ip, deviceId, userAgent, detail }),
+      newId(),
+      at,
+      event.event,
+      event.outcome,
+      event.userId ?? null,
+      event.companyId ?? null,
+      event.ip ?? null,
+      event.deviceId ?? null,
+      event.userAgent ?? null,
+      event.detail ? JSON.stringify(event.detail) : null,
+    );
   }
 
   // Outbox
 
   async enqueueMessage(message: OutgoingMessage, now: number): Promise<string> {
     const id = newId();
-    await this.db
-      .insertInto('outbox')
-      .values({
-        id,
-        createdAt: now,
-        channel: message.channel,
-        template: message.template,
-        recipient: message.recipient,
-        locale: message.locale,
-        payload: JSON.stringify(message.payload),
-        status: 'pending',
-        nextAttemptAt: now,
-      })
-      .execute();
+    await this.run(
+      'enqueueMessage',
+      (id: string, now: number, channel: string, template: string, recipient: string, locale: string, payload: string) =>
+        this.db.insertInto('outbox').values({ id, createdAt: now, channel, template, recipient, locale, payload, status: 'pending', nextAttemptAt: now }),
+      id,
+      now,
+      message.channel,
+      message.template,
+      message.recipient,
+      message.locale,
+      JSON.stringify(message.payload),
+    );
     return id;
   }
 
   async claimDueMessages(now: number, leaseMs: number, limit: number): Promise<QueuedMessage[]> {
     // A lease instead of a long lock: a dispatcher that dies mid-delivery frees its rows when the lease ends.
-    const due = this.db
-      .selectFrom('outbox')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('nextAttemptAt', '<=', now)
-      .where((eb) => eb.or([eb('leasedUntil', 'is', null), eb('leasedUntil', '<=', now)]))
-      .orderBy('nextAttemptAt')
-      .limit(limit);
-    const rows = await this.db
-      .updateTable('outbox')
-      .set((eb) => ({ leasedUntil: now + leaseMs, attempts: eb('attempts', '+', 1) }))
-      .where('id', 'in', this.kind === 'postgres' ? due.forUpdate().skipLocked() : due)
-      .where('status', '=', 'pending')
-      .returning(['id', 'createdAt', 'channel', 'template', 'recipient', 'locale', 'payload', 'attempts'])
-      .execute();
+    const { rows } = await this.run(
+      'claimDueMessages',
+      (now: number, leasedUntil: number, limit: number) => {
+        const due = this.db
+          .selectFrom('outbox')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('nextAttemptAt', '<=', now)
+          .where((eb) => eb.or([eb('leasedUntil', 'is', null), eb('leasedUntil', '<=', now)]))
+          .orderBy('nextAttemptAt')
+          .limit(limit);
+        return this.db
+          .updateTable('outbox')
+          .set((eb) => ({ leasedUntil, attempts: eb('attempts', '+', 1) }))
+          .where('id', 'in', this.kind === 'postgres' ? due.forUpdate().skipLocked() : due)
+          .where('status', '=', 'pending')
+          .returning(['id', 'createdAt', 'channel', 'template', 'recipient', 'locale', 'payload', 'attempts']);
+      },
+      now,
+      now + leaseMs,
+      limit,
+    );
     return rows.map((row) => ({
       ...row,
       channel: row.channel as Channel,
@@ -937,7 +1118,7 @@ export class KyselyStore implements Store {
   }
 
   async markMessageSent(id: string, now: number): Promise<void> {
-    await this.db.updateTable('outbox').set({ status: 'sent', sentAt: now, leasedUntil: null, lastError: null }).where('id', '=', id).execute();
+    await this.run('markMessageSent', (id: string, now: number) => this.db.updateTable('outbox').set({ status: 'sent', sentAt: now, leasedUntil: null, lastError: null }).where('id', '=', id), id, now);
   }
 
   async markMessageLapsed(id: string, now: number): Promise<void> {
@@ -967,11 +1148,14 @@ export class KyselyStore implements Store {
   }
 
   async markMessageFailed(id: string, nextAttemptAt: number, error: string, dead: boolean): Promise<void> {
-    await this.db
-      .updateTable('outbox')
-      .set({ status: dead ? 'dead' : 'pending', nextAttemptAt, leasedUntil: null, lastError: error.slice(0, 500) })
-      .where('id', '=', id)
-      .execute();
+    await this.run(
+      'markMessageFailed',
+      (id: string, status: string, nextAttemptAt: number, lastError: string) => this.db.updateTable('outbox').set({ status, nextAttemptAt, leasedUntil: null, lastError }).where('id', '=', id),
+      id,
+      dead ? 'dead' : 'pending',
+      nextAttemptAt,
+      error.slice(0, 500),
+    );
   }
 }
 
