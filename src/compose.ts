@@ -13,6 +13,7 @@ import { msUntilNextDigest, sendDailyDigests } from './flows/sendDigests.js';
 import { systemClock, type Clock, type MessageTransport, type PasswordHasher } from './flows/ports.js';
 import { openDatabase, type OpenDatabase } from './store/db.js';
 import { KyselyStore } from './store/kysely-store.js';
+import { QueryTemplates } from './store/queryTemplates.js';
 import { migrateToLatest } from './store/migrate.js';
 import { createLimiters, createSendLimits } from './store/rateLimits.js';
 import { buildApp } from './web/app.js';
@@ -62,7 +63,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     onCheckpointerStopped: (error) => logEvent('sqlite checkpoint worker stopped; commits checkpoint again', { error: String(error ?? 'exited') }),
   });
   await database.unbounded(() => migrateToLatest(database.db));
-  const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
+  const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion, new QueryTemplates(database.keepPrepared));
   const clock = options.clock ?? systemClock;
 
   // The dev mailbox stands in while no e-mail transport is configured, outside production only;

@@ -26,6 +26,12 @@ export interface OpenDatabase {
    */
   prepared?: (name: string, text: string, values: unknown[]) => Promise<Record<string, unknown>[]>;
   /**
+   * PostgreSQL only: from now on this SQL text, when Kysely runs it, runs as a named prepared
+   * statement (the server parses and plans it once per connection instead of on every call). For a
+   * fixed set of statements that name their columns: a plan cached over `*` fails once a column is added.
+   */
+  keepPrepared?: (text: string) => void;
+  /**
    * SQLite only: a value that changes whenever anything may have been written to the database,
    * by this process (every writing statement counts) or by any other connection (a commit changes
    * SQLite's data_version). Reads taken under an unchanged version are still what the database holds.
@@ -51,7 +57,7 @@ const PING_TIMEOUT_MS = 3_000;
  * and a connection whose query timed out handed back as broken, so the pool closes it. (A timed-out
  * query is still on that connection's wire: every later query there would wait behind it.)
  */
-function boundedPool(pool: pg.Pool, timeoutMs: () => number) {
+function boundedPool(pool: pg.Pool, timeoutMs: () => number, statementNames: ReadonlyMap<string, string>) {
   return {
     async connect() {
       const client = await pool.connect();
@@ -60,7 +66,8 @@ function boundedPool(pool: pg.Pool, timeoutMs: () => number) {
       client.query = ((text: unknown, values?: unknown) => {
         const limit = timeoutMs();
         if (typeof text !== 'string' || limit <= 0) return (query as (...args: unknown[]) => unknown).call(client, text, values);
-        const pending = (query as (config: pg.QueryConfig) => Promise<pg.QueryResult>).call(client, { text, values, query_timeout: limit } as pg.QueryConfig);
+        const name = statementNames.get(text);
+        const pending = (query as (config: pg.QueryConfig) => Promise<pg.QueryResult>).call(client, { text, values, query_timeout: limit, ...(name ? { name } : {}) } as pg.QueryConfig);
         pending.catch((error: unknown) => {
           if (!isQueryTimeout(error)) return;
           timedOut = true;
@@ -130,13 +137,18 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     limiterPool.on('error', () => {});
     limiterPool.on('connect', (client) => client.on('error', () => {}));
     let queryTimeoutMs = QUERY_TIMEOUT_MS;
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: boundedPool(pool, () => queryTimeoutMs) as unknown as pg.Pool }), plugins });
+    const statementNames = new Map<string, string>();
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: boundedPool(pool, () => queryTimeoutMs, statementNames) as unknown as pg.Pool }), plugins });
     return {
       kind: 'postgres',
       db,
       raw: limiterPool,
       // A bounded wait: a query that never returns (a dead connection, a lock) fails and frees its
       // connection instead of holding up every session check queued behind it.
+      keepPrepared: (text) => {
+        // A statement over `*` stays unnamed: its cached plan would fail once a migration adds a column.
+        if (!statementNames.has(text) && !text.includes('*')) statementNames.set(text, `doorman_q${statementNames.size + 1}`);
+      },
       prepared: async (name, text, values) => (await pool.query({ name, text, values, query_timeout: QUERY_TIMEOUT_MS } as pg.QueryConfig)).rows as Record<string, unknown>[],
       ping: async () => {
         // Bounded as a whole: waiting for a free connection counts too.

@@ -441,7 +441,7 @@ export class KyselyStore implements Store {
           this.db
             .selectFrom('users')
             .innerJoin('companies', 'companies.id', 'users.companyId')
-            .selectAll('users')
+            .select(USER_COLUMNS.map((name) => `users.${name}` as const))
             .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
             .where('users.emailNormalized', '=', normalized),
         normalizeEmail(email),
@@ -476,7 +476,7 @@ export class KyselyStore implements Store {
   async listVerifiedRepresentatives(companyId: string): Promise<UserRecord[]> {
     const { rows } = await this.run(
       'listVerifiedRepresentatives',
-      (companyId: string) => this.db.selectFrom('users').selectAll().where('companyId', '=', companyId).where('role', '=', 'authorized').where('personalDataVerifiedAt', 'is not', null),
+      (companyId: string) => this.db.selectFrom('users').select(USER_COLUMNS).where('companyId', '=', companyId).where('role', '=', 'authorized').where('personalDataVerifiedAt', 'is not', null),
       companyId,
     );
     return rows.map(toUser);
@@ -593,7 +593,7 @@ export class KyselyStore implements Store {
           .set(Object.fromEntries(columns.map((column, i) => [column, values[i]])))
           .where('userId', '=', userId)
           .where('deviceId', '=', deviceId)
-          .returningAll(),
+          .returning(LINK_COLUMNS),
       userId,
       deviceId,
       ...columns.map((column) => patch[column]),
@@ -659,7 +659,7 @@ export class KyselyStore implements Store {
             .innerJoin('devices', 'devices.id', 'challenges.deviceId')
             .innerJoin('users', 'users.id', 'challenges.userId')
             .innerJoin('companies', 'companies.id', 'users.companyId')
-            .selectAll('users')
+            .select(USER_COLUMNS.map((name) => `users.${name}` as const))
             .select(challengeColumns.map((name) => `challenges.${name} as ${prefixed('ch', name)}` as const))
             .select(COMPANY_COLUMNS.map((name) => `companies.${name} as ${prefixed('co', name)}` as const))
             .where('challenges.pendingTokenHash', '=', pendingTokenHash)

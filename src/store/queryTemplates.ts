@@ -16,6 +16,9 @@ interface Template {
 export class QueryTemplates {
   private readonly templates = new Map<string, Template>();
 
+  /** `compiled`: told the SQL of each new template (PostgreSQL keeps it as a prepared statement). */
+  constructor(private readonly compiled?: (sql: string) => void) {}
+
   /**
    * The query `build` makes, bound to `args`. `build` is called once per `name`, with stand-ins for
    * the arguments, so it must use each of them as a value of the query and nothing else (no branch
@@ -26,6 +29,7 @@ export class QueryTemplates {
     if (!template) {
       template = compileTemplate(name, build as unknown as (...args: unknown[]) => { compile(): CompiledQuery }, args.length);
       this.templates.set(name, template);
+      this.compiled?.(template.compiled.sql);
     }
     const parameters = template.slots.map((slot) => (typeof slot === 'number' ? args[slot] : slot.constant));
     return { ...template.compiled, parameters } as CompiledQuery<R>;

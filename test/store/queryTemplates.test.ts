@@ -39,7 +39,7 @@ describe('QueryTemplates', () => {
     ]);
     expect((await find('ann', 5)).rows.map((row) => row.id)).toEqual(['c']);
     expect((await find('bob', 5)).rows.map((row) => row.id)).toEqual(['b']);
-    const bound = templates.bind('find', () => {
+    const bound = templates.bind('find', (_ownerId: string, _minScore: number) => {
       throw new Error('built again');
     }, ['zed', 1]);
     expect(bound.sql).toBe(db.selectFrom('items').selectAll().where('ownerId', '=', 'zed').where('status', '=', 'open').where('score', '>=', 1).orderBy('id').compile().sql);

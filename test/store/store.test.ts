@@ -1,9 +1,11 @@
 // The store on SQLite and PostgreSQL: migrations apply and re-apply, and the security counters are atomic under concurrency.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { newId } from '../../src/domain/tokens.js';
 import type { AccountDeviceRecord, SessionRecord } from '../../src/flows/ports.js';
 import { openDatabase, type OpenDatabase } from '../../src/store/db.js';
 import { KyselyStore } from '../../src/store/kysely-store.js';
+import { QueryTemplates } from '../../src/store/queryTemplates.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import * as migration0012 from '../../src/store/migrations/0012_email_idn.js';
 import { createLimiters } from '../../src/store/rateLimits.js';
@@ -28,7 +30,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
     testDb = await create();
     database = openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion);
+    store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion, new QueryTemplates(database.keepPrepared));
   });
   afterAll(async () => {
     await database?.close();
@@ -103,6 +105,22 @@ describe.each(kinds)('store on %s', (kind, create) => {
     expect(await store.holdPassword(userId, 'changed')).toBe(true);
     await store.replacePasswordHash(userId, 'changed', 'rehashed', now);
     expect((await store.findUserById(userId))?.passwordHash).toBe('rehashed');
+  });
+
+  it.skipIf(skip || kind !== 'PostgreSQL')('sign-in queries run as prepared statements on PostgreSQL, parsed once per connection, and answer as before', async () => {
+    const { challenge, userId, deviceTokenHash, pendingTokenHash } = await challengeFixture();
+    await database.db.connection().execute(async (connection) => {
+      const onOne = new KyselyStore(connection, database.kind, undefined, undefined, new QueryTemplates(database.keepPrepared));
+      for (let i = 0; i < 2; i++) {
+        const found = await onOne.findPendingChallenge(pendingTokenHash, deviceTokenHash);
+        expect(found?.challenge).toEqual(challenge);
+        expect(found?.user.id).toBe(userId);
+        expect((await onOne.findAccountByEmail(`${userId.toUpperCase()}@ACME.example`))?.user.id).toBe(userId);
+      }
+      const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements where name like 'doorman_q%'`.execute(connection);
+      expect(rows.map((row) => row.statement).filter((text) => text.includes('"challenges"."pending_token_hash"'))).toHaveLength(1);
+      expect(rows.some((row) => row.statement.includes('"users"."email_normalized"'))).toBe(true);
+    });
   });
 
   it.skipIf(skip)('migrations are applied once; running them again changes nothing', async () => {
