@@ -5,7 +5,8 @@
 //   C  company console pages for a company of 5,000 employees and 200,000 sign-ins (SQLite)
 // Settings: BENCH_DURATION_S (20), BENCH_CONCURRENCY (32), BENCH_STORES (sqlite,postgres), BENCH_ACCOUNTS (1000,1000000),
 // BENCH_DATABASE_URL (PostgreSQL server to create bench databases on; default TEST_DATABASE_URL or the local one),
-// BENCH_ONLY=console (only the company console figures), BENCH_NODE_ARGS (extra Node flags for the server, e.g. --cpu-prof).
+// BENCH_ONLY=console (only the company console figures), BENCH_NODE_ARGS (extra Node flags for the server, e.g. --cpu-prof),
+// BENCH_THREADS=1 (also print the server's CPU per operation thread by thread).
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -164,6 +165,19 @@ async function startDoorman(databaseUrl, smtpUrl) {
       const fields = readFileSync(path, 'utf8').split(') ')[1].split(' ');
       return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
     },
+    /** CPU seconds so far by thread name: `main`, and the rest under the names Node gives them (`node` when it gives none). */
+    threadCpuSeconds() {
+      const byName = {};
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        try {
+          const stat = readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8');
+          const name = tid === String(child.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          const fields = stat.split(') ')[1].split(' ');
+          byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+        } catch {}
+      }
+      return byName;
+    },
     peakRssMb() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
@@ -312,11 +326,16 @@ async function measureWorkloads(store, accounts, sink) {
     const measured = async (run) => {
       const before = doorman.cpuSeconds();
       const beforeMain = doorman.cpuSeconds(true);
+      const beforeThreads = doorman.threadCpuSeconds();
       const beforeHarness = process.cpuUsage();
       const beforeDatabase = store === 'postgres' ? localPostgresCpuSeconds() : 0;
       const result = await run();
       const per = (seconds) => (seconds * 1000) / Math.max(1, result.count);
       const harness = process.cpuUsage(beforeHarness);
+      if (process.env.BENCH_THREADS) {
+        const after = doorman.threadCpuSeconds();
+        log(`    per thread, ms per operation: ${Object.entries(after).map(([name, s]) => `${name} ${per(s - (beforeThreads[name] ?? 0)).toFixed(2)}`).join(', ')}`);
+      }
       return {
         ...result,
         serverCpuMs: per(doorman.cpuSeconds() - before),
