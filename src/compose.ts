@@ -63,7 +63,7 @@ export async function createDoorman(config: Config, options: DoormanOptions = {}
     onCheckpointerStopped: (error) => logEvent('sqlite checkpoint worker stopped; commits checkpoint again', { error: String(error ?? 'exited') }),
   });
   await database.unbounded(() => migrateToLatest(database.db));
-  const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion, new QueryTemplates(database.keepPrepared));
+  const store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion, new QueryTemplates({ compiled: database.keepPrepared }));
   const clock = options.clock ?? systemClock;
 
   // The dev mailbox stands in while no e-mail transport is configured, outside production only;

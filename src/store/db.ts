@@ -63,12 +63,16 @@ function boundedPool(pool: pg.Pool, timeoutMs: () => number, statementNames: Rea
       const client = await pool.connect();
       const { query, release } = client;
       let timedOut = false;
+      let broken = false;
       client.query = ((text: unknown, values?: unknown) => {
         const limit = timeoutMs();
         if (typeof text !== 'string' || limit <= 0) return (query as (...args: unknown[]) => unknown).call(client, text, values);
         const name = statementNames.get(text);
         const pending = (query as (config: pg.QueryConfig) => Promise<pg.QueryResult>).call(client, { text, values, query_timeout: limit, ...(name ? { name } : {}) } as pg.QueryConfig);
         pending.catch((error: unknown) => {
+          // A prepared statement that no longer fits its table (another instance's migration changed a
+          // column it returns): the connection is closed on release, and the next one prepares afresh.
+          if (name && isStalePreparedStatement(error)) broken = true;
           if (!isQueryTimeout(error)) return;
           timedOut = true;
           // Closed at once: a ROLLBACK queued behind the stuck query would otherwise wait out a timeout of its own.
@@ -79,12 +83,18 @@ function boundedPool(pool: pg.Pool, timeoutMs: () => number, statementNames: Rea
       client.release = (error?: Error | boolean) => {
         client.query = query;
         // (Kysely hands back `false`, not undefined, for a connection it found nothing wrong with.)
-        release.call(client, error || (timedOut ? new Error('query timed out') : undefined));
+        release.call(client, error || (timedOut ? new Error('query timed out') : broken ? new Error('prepared statement out of date') : undefined));
       };
       return client;
     },
     end: () => pool.end(),
   };
+}
+
+/** 0A000: "cached plan must not change result type"; 26000: the statement is gone from the connection. */
+function isStalePreparedStatement(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '0A000' || code === '26000';
 }
 
 function isQueryTimeout(error: unknown): boolean {
@@ -143,12 +153,12 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
       kind: 'postgres',
       db,
       raw: limiterPool,
-      // A bounded wait: a query that never returns (a dead connection, a lock) fails and frees its
-      // connection instead of holding up every session check queued behind it.
       keepPrepared: (text) => {
         // A statement over `*` stays unnamed: its cached plan would fail once a migration adds a column.
         if (!statementNames.has(text) && !text.includes('*')) statementNames.set(text, `doorman_q${statementNames.size + 1}`);
       },
+      // A bounded wait: a query that never returns (a dead connection, a lock) fails and frees its
+      // connection instead of holding up every session check queued behind it.
       prepared: async (name, text, values) => (await pool.query({ name, text, values, query_timeout: QUERY_TIMEOUT_MS } as pg.QueryConfig)).rows as Record<string, unknown>[],
       ping: async () => {
         // Bounded as a whole: waiting for a free connection counts too.

@@ -1,6 +1,7 @@
 // Queries of the sign-in path built once and then only bound: Kysely builds, transforms and compiles
 // a query on every call, which costs more than SQLite takes to run a small one.
-import type { CompiledQuery } from 'kysely';
+import { isDeepStrictEqual } from 'node:util';
+import { createQueryId, type CompiledQuery } from 'kysely';
 
 /** Stands for the query's i-th argument while the query is built. */
 class Argument {
@@ -13,11 +14,26 @@ interface Template {
   slots: (number | { constant: unknown })[];
 }
 
+/** Beyond this many templates (a caller whose column sets vary widely), queries are built as usual. */
+const MAX_TEMPLATES = 200;
+
+export interface QueryTemplateOptions {
+  /** Told the SQL of each new template (PostgreSQL keeps it as a prepared statement). */
+  compiled?: (sql: string) => void;
+  /**
+   * Also build every query from its real arguments and fail when the template gave anything else
+   * (a build that branched on an argument, or dropped an undefined one). On under tests.
+   */
+  verify?: boolean;
+}
+
 export class QueryTemplates {
   private readonly templates = new Map<string, Template>();
+  private readonly verify: boolean;
 
-  /** `compiled`: told the SQL of each new template (PostgreSQL keeps it as a prepared statement). */
-  constructor(private readonly compiled?: (sql: string) => void) {}
+  constructor(private readonly options: QueryTemplateOptions = {}) {
+    this.verify = options.verify ?? process.env.NODE_ENV === 'test';
+  }
 
   /**
    * The query `build` makes, bound to `args`. `build` is called once per `name`, with stand-ins for
@@ -27,12 +43,18 @@ export class QueryTemplates {
   bind<A extends readonly unknown[], R>(name: string, build: (...args: A) => { compile(): CompiledQuery<R> }, args: A): CompiledQuery<R> {
     let template = this.templates.get(name);
     if (!template) {
+      if (this.templates.size >= MAX_TEMPLATES) return build(...args).compile();
       template = compileTemplate(name, build as unknown as (...args: unknown[]) => { compile(): CompiledQuery }, args.length);
       this.templates.set(name, template);
-      this.compiled?.(template.compiled.sql);
+      this.options.compiled?.(template.compiled.sql);
     }
     const parameters = template.slots.map((slot) => (typeof slot === 'number' ? args[slot] : slot.constant));
-    return { ...template.compiled, parameters } as CompiledQuery<R>;
+    const bound = { ...template.compiled, parameters, queryId: createQueryId() } as CompiledQuery<R>;
+    if (this.verify) {
+      const direct = build(...args).compile();
+      if (direct.sql !== bound.sql || !isDeepStrictEqual(direct.parameters, bound.parameters)) throw new Error(`query template ${name} differs from the query built from its arguments`);
+    }
+    return bound;
   }
 }
 

@@ -18,7 +18,8 @@ describe('QueryTemplates', () => {
   afterEach(() => db.destroy());
 
   it('binds each call’s values where the arguments stood, keeping the constants the query was built with', async () => {
-    const templates = new QueryTemplates();
+    // As in production: built once, then only bound.
+    const templates = new QueryTemplates({ verify: false });
     const insert = (id: string, ownerId: string, score: number, note: string | null) =>
       db.executeQuery(templates.bind('insert', (id: string, ownerId: string, score: number, note: string | null) => db.insertInto('items').values({ id, ownerId, status: 'open', score, note }), [id, ownerId, score, note]));
     await insert('a', 'ann', 3, null);
@@ -47,10 +48,32 @@ describe('QueryTemplates', () => {
   });
 
   it('refuses a build that branches on an argument or leaves one out of the query', () => {
-    const templates = new QueryTemplates();
+    const templates = new QueryTemplates({ verify: false });
     expect(() =>
       templates.bind('branch', (note: string | null) => (note === null ? db.selectFrom('items').selectAll().where('note', 'is', null) : db.selectFrom('items').selectAll().where('status', '=', 'x')), ['n']),
     ).toThrow(/each argument must be a value/);
     expect(() => templates.bind('spread', (row: { id: string }) => db.selectFrom('items').selectAll().where('id', '=', row.id), [{ id: 'a' }])).toThrow(/neither an argument nor a constant|each argument/);
+  });
+
+  it('under verification, fails a template whose query differs from the one its arguments build', async () => {
+    const templates = new QueryTemplates({ verify: true });
+    // Every argument is a value, but the shape depends on one: the stand-in took the first branch.
+    const build = (note: string | null, id: string) => (note !== null ? db.selectFrom('items').selectAll().where('note', '=', note).where('id', '=', id) : db.selectFrom('items').selectAll().where('note', 'is', note).where('id', '=', id));
+    expect(templates.bind('note', build, ['x', 'a']).parameters).toEqual(['x', 'a']);
+    expect(() => templates.bind('note', build, [null, 'a'])).toThrow(/differs from the query built/);
+    // An undefined value is left out by a built insert; the template would have written NULL.
+    const insert = (id: string, note: string | null | undefined) => db.insertInto('items').values({ id, ownerId: 'o', status: 's', score: 1, note });
+    templates.bind('insert', insert, ['a', 'x']);
+    expect(() => templates.bind('insert', insert, ['b', undefined])).toThrow(/differs from the query built/);
+  });
+
+  it('past its limit, builds queries as usual instead of keeping more templates', async () => {
+    const compiled: string[] = [];
+    const templates = new QueryTemplates({ compiled: (text) => compiled.push(text) });
+    for (let i = 0; i < 260; i++) {
+      const query = templates.bind(`score:${i}`, (id: string) => db.selectFrom('items').select('id').where('id', '=', id).where('score', '=', i), [`id${i}`]);
+      expect(query.parameters).toEqual([`id${i}`, i]);
+    }
+    expect(compiled).toHaveLength(200);
   });
 });

@@ -30,7 +30,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
     testDb = await create();
     database = openDatabase(testDb.url);
     await migrateToLatest(database.db);
-    store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion, new QueryTemplates(database.keepPrepared));
+    store = new KyselyStore(database.db, database.kind, database.prepared, database.readVersion, new QueryTemplates({ compiled: database.keepPrepared }));
   });
   afterAll(async () => {
     await database?.close();
@@ -110,7 +110,7 @@ describe.each(kinds)('store on %s', (kind, create) => {
   it.skipIf(skip || kind !== 'PostgreSQL')('sign-in queries run as prepared statements on PostgreSQL, parsed once per connection, and answer as before', async () => {
     const { challenge, userId, deviceTokenHash, pendingTokenHash } = await challengeFixture();
     await database.db.connection().execute(async (connection) => {
-      const onOne = new KyselyStore(connection, database.kind, undefined, undefined, new QueryTemplates(database.keepPrepared));
+      const onOne = new KyselyStore(connection, database.kind, undefined, undefined, new QueryTemplates({ compiled: database.keepPrepared }));
       for (let i = 0; i < 2; i++) {
         const found = await onOne.findPendingChallenge(pendingTokenHash, deviceTokenHash);
         expect(found?.challenge).toEqual(challenge);
@@ -121,6 +121,39 @@ describe.each(kinds)('store on %s', (kind, create) => {
       expect(rows.map((row) => row.statement).filter((text) => text.includes('"challenges"."pending_token_hash"'))).toHaveLength(1);
       expect(rows.some((row) => row.statement.includes('"users"."email_normalized"'))).toBe(true);
     });
+  });
+
+  it.skipIf(skip || kind !== 'PostgreSQL')('after another instance changes the type of a column a prepared statement returns, each connection fails once at most, then prepares afresh', async () => {
+    // A database of its own: the change would put every other test's prepared statements out of date.
+    const ownDb = await postgresDatabase(POSTGRES_URL ?? '');
+    const own = openDatabase(ownDb.url);
+    try {
+      await migrateToLatest(own.db);
+      const ownStore = new KyselyStore(own.db, own.kind, own.prepared, own.readVersion, new QueryTemplates({ compiled: own.keepPrepared }));
+      const companyId = newId();
+      const userId = newId();
+      await ownStore.insertCompany({ id: companyId, name: 'Acme', createdAt: now, requireVerificationAt: null, trustedDeviceDays: null, smsAllowed: true });
+      await ownStore.insertUser({
+        id: userId, companyId, email: 'ann@acme.example', displayName: 'Ann', passwordHash: 'x', phone: null, locale: 'en', role: 'employee',
+        personalDataVerifiedAt: null, twoFactorEnabledAt: now, preferredChannel: null, emailVerifiedAt: null, phoneVerifiedAt: null,
+        verificationLockedUntil: null, passwordChangeRequired: false, notificationPreference: 'immediate', timeZone: null, personalDataVerifiedBy: null, createdAt: now, updatedAt: now,
+      });
+      // Prepared on several connections at once.
+      await Promise.all(Array.from({ length: 10 }, () => ownStore.findAccountByEmail('ann@acme.example')));
+      const other = openDatabase(ownDb.url);
+      await sql`alter table users alter column display_name type varchar(300)`.execute(other.db);
+      await other.close();
+      const outcomes: string[] = [];
+      for (let i = 0; i < 15; i++) outcomes.push(await ownStore.findAccountByEmail('ann@acme.example').then((found) => found?.user.displayName ?? 'none', (error: { code?: string }) => error.code ?? 'error'));
+      const failures = outcomes.filter((outcome) => outcome !== 'Ann');
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.length).toBeLessThanOrEqual(10);
+      expect(new Set(failures)).toEqual(new Set(['0A000']));
+      expect(outcomes.slice(-5)).toEqual(['Ann', 'Ann', 'Ann', 'Ann', 'Ann']);
+    } finally {
+      await own.close();
+      await ownDb.drop();
+    }
   });
 
   it.skipIf(skip)('migrations are applied once; running them again changes nothing', async () => {
