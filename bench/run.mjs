@@ -480,6 +480,8 @@ async function main() {
     if (small && large && small !== large) {
       out.push(
         `${store}: ${large.accounts} vs ${small.accounts} accounts — W1 ${pct(large.w1.perSecond, small.w1.perSecond)}, W2 ${pct(large.w2.perSecond, small.w2.perSecond)}, W3 ${pct(large.w3.perSecond, small.w3.perSecond)} (target: within 15%)`,
+        // The same, each figure first divided by the ceiling measured beside it: the machine's drift between the two runs taken out.
+        `${' '.repeat(store.length)}  against the ceilings beside each — W1 ${pct(large.w1.perSecond / large.ceilings.argon2PerSecond, small.w1.perSecond / small.ceilings.argon2PerSecond)}, W2 ${pct(large.w2.perSecond / large.ceilings.argon2PerSecond, small.w2.perSecond / small.ceilings.argon2PerSecond)}, W3 ${pct(large.w3.perSecond / large.ceilings.bareFastifyPerSecond, small.w3.perSecond / small.ceilings.bareFastifyPerSecond)}`,
       );
     }
   }
