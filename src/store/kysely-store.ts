@@ -777,9 +777,6 @@ export class KyselyStore implements Store {
     return rows.length > 0;
   }
 
-  // Each holds the account row while a condition holds on it: a no-op UPDATE takes the row lock on
-  // PostgreSQL; SQLite runs one write transaction at a time anyway.
-
   async holdUnlockedAccount(userId: string, now: number): Promise<boolean> {
     const { rows } = await this.run(
       'holdUnlockedAccount',
@@ -818,6 +815,10 @@ export class KyselyStore implements Store {
     return rows.length > 0;
   }
 
+  /**
+   * Holds the account row while the conditions the caller adds hold on it: a no-op UPDATE takes the
+   * row lock on PostgreSQL; SQLite runs one write transaction at a time anyway.
+   */
   private holdUserQuery(userId: string) {
     return this.db
       .updateTable('users')
