@@ -229,6 +229,20 @@ const challengeColumns = [
   'smsSentAt',
 ] as const;
 
+/**
+ * The columns a patch writes (one left undefined is not written), for a query template: one
+ * template per set of columns (`key`), the patch's values in column order, and the SET object
+ * made from a template's arguments.
+ */
+function patchColumns(patch: Record<string, unknown>) {
+  const columns = Object.keys(patch).filter((column) => patch[column] !== undefined);
+  return {
+    key: columns.join(','),
+    values: columns.map((column) => patch[column]),
+    set: (values: readonly unknown[]) => Object.fromEntries(columns.map((column, i) => [column, values[i]])),
+  };
+}
+
 const sentColumn = { email: 'emailSentAt', sms: 'smsSentAt' } as const satisfies Record<Channel, string>;
 
 export class KyselyStore implements Store {
@@ -409,18 +423,8 @@ export class KyselyStore implements Store {
       ...(passwordChangeRequired !== undefined ? { passwordChangeRequired: bool(passwordChangeRequired) } : {}),
       updatedAt: now,
     };
-    // One template per set of columns written (a column left undefined is not written).
-    const columns = Object.keys(values).filter((column) => values[column] !== undefined);
-    await this.run(
-      `updateUser:${columns.join(',')}`,
-      (id: string, ...row: unknown[]) =>
-        this.db
-          .updateTable('users')
-          .set(Object.fromEntries(columns.map((column, i) => [column, row[i]])))
-          .where('id', '=', id),
-      id,
-      ...columns.map((column) => values[column]),
-    );
+    const written = patchColumns(values);
+    await this.run(`updateUser:${written.key}`, (id: string, ...row: unknown[]) => this.db.updateTable('users').set(written.set(row)).where('id', '=', id), id, ...written.values);
   }
 
   async findUserById(id: string): Promise<UserRecord | undefined> {
@@ -583,20 +587,14 @@ export class KyselyStore implements Store {
     deviceId: string,
     patch: Partial<Pick<AccountDeviceRecord, 'lastSignInAt' | 'lastIp' | 'userAgent' | 'trustedAt' | 'trustedUntil' | 'revokedAt'>>,
   ): Promise<AccountDeviceRecord | undefined> {
-    // One template per set of columns written (a column left undefined is not written).
-    const columns = (Object.keys(patch) as (keyof typeof patch)[]).filter((column) => patch[column] !== undefined);
+    const written = patchColumns(patch);
     const { rows } = await this.run(
-      `updateAccountDevice:${columns.join(',')}`,
+      `updateAccountDevice:${written.key}`,
       (userId: string, deviceId: string, ...values: unknown[]) =>
-        this.db
-          .updateTable('accountDevices')
-          .set(Object.fromEntries(columns.map((column, i) => [column, values[i]])))
-          .where('userId', '=', userId)
-          .where('deviceId', '=', deviceId)
-          .returning(LINK_COLUMNS),
+        this.db.updateTable('accountDevices').set(written.set(values)).where('userId', '=', userId).where('deviceId', '=', deviceId).returning(LINK_COLUMNS),
       userId,
       deviceId,
-      ...columns.map((column) => patch[column]),
+      ...written.values,
     );
     return rows[0];
   }
