@@ -6,7 +6,7 @@
 // Settings: BENCH_DURATION_S (20), BENCH_CONCURRENCY (32), BENCH_STORES (sqlite,postgres), BENCH_ACCOUNTS (1000,1000000),
 // BENCH_DATABASE_URL (PostgreSQL server to create bench databases on; default TEST_DATABASE_URL or the local one),
 // BENCH_ONLY=console (only the company console figures), BENCH_NODE_ARGS (extra Node flags for the server, e.g. --cpu-prof),
-// BENCH_THREADS=1 (also print the server's CPU per operation thread by thread), BENCH_CEILING_S (10: each ceiling measurement).
+// BENCH_THREADS=1 (also print the server's CPU per operation thread by thread, and the main thread's time in the kernel), BENCH_CEILING_S (10: each ceiling measurement).
 // This machine's speed drifts within a run, so every workload is compared with ceilings measured right beside it:
 // Argon2 just before W1 and just after W2, bare Fastify just before and just after W3 (the mean of the two).
 import { fork, spawn } from 'node:child_process';
@@ -177,6 +177,7 @@ async function startDoorman(databaseUrl, smtpUrl) {
           const name = tid === String(child.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
           const fields = stat.split(') ')[1].split(' ');
           byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+          if (name === 'main') byName['main system'] = Number(fields[12]) / CLOCK_TICKS;
         } catch {}
       }
       return byName;

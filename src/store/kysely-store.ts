@@ -140,26 +140,52 @@ function unprefixed<T>(row: object, prefix: string, columns: readonly string[]):
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-/**
- * The session check, the hottest query: one join, written out once with camelCase aliases so rows
- * need no key mapping (Kysely would build it and rename every key on every request).
- */
-function sessionContextSql(kind: DatabaseKind): string {
-  // PostgreSQL reads many sessions at once (see LookupBatch), so each row names its own token hash.
-  const columns: [string, string][] = [
+/** The session check's columns, with camelCase aliases so rows need no key mapping: [alias, column]. */
+function sessionContextColumns(kind: DatabaseKind): [string, string][] {
+  return [
     ...USER_COLUMNS.map((name): [string, string] => [name, `u.${snake(name)}`]),
     ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [prefixed('s', name), `s.${snake(name)}`]),
     // The link's user and the company's id are the user's own id and company id, already selected.
     ...LINK_COLUMNS.filter((name) => name !== 'userId').map((name): [string, string] => [prefixed('d', name), `d.${snake(name)}`]),
     ...COMPANY_COLUMNS.filter((name) => name !== 'id').map((name): [string, string] => [prefixed('c', name), `c.${snake(name)}`]),
+    // PostgreSQL reads many sessions at once (see LookupBatch), so each row names its own token hash.
     ...(kind === 'postgres' ? [['sTokenHash', 's.token_hash'] as [string, string]] : []),
   ];
-  return `select ${columns.map(([alias, column]) => `${column} as "${alias}"`).join(', ')}
-    from sessions s
+}
+
+const SESSION_CONTEXT_JOIN = `from sessions s
     join users u on u.id = s.user_id
     join account_devices d on d.id = s.account_device_id
-    join companies c on c.id = u.company_id
-    where ${kind === 'postgres' ? 's.token_hash = any($1)' : 's.token_hash = ?'}`;
+    join companies c on c.id = u.company_id`;
+
+/**
+ * The session check, the hottest query: one join, written out once (Kysely would build it and
+ * rename every key on every request).
+ */
+function sessionContextSql(): string {
+  return `select ${sessionContextColumns('sqlite')
+    .map(([alias, column]) => `${column} as "${alias}"`)
+    .join(', ')} ${SESSION_CONTEXT_JOIN} where s.token_hash = ?`;
+}
+
+/**
+ * PostgreSQL: the session checks of `keys` token hashes in one query. Each key is looked up on its
+ * own, through the indexes (a lateral join that is not flattened): joined as sets, the planner
+ * scans small tables whole and compares every row with every key. The keys are a list of exactly
+ * `keys` values, not an array, so the plan cached for the statement knows how many rows it reads,
+ * and PostgreSQL keeps that one plan instead of planning the join again for small batches.
+ */
+function sessionContextsSql(keys: number): string {
+  const columns = sessionContextColumns('postgres');
+  const values = Array.from({ length: keys }, (_, i) => `($${i + 1}::text)`).join(', ');
+  return `select ${columns.map(([alias]) => `x."${alias}"`).join(', ')}
+    from (values ${values}) as k(token_hash)
+    cross join lateral (
+      select ${columns.map(([alias, column]) => `${column} as "${alias}"`).join(', ')}
+      ${SESSION_CONTEXT_JOIN}
+      where s.token_hash = k.token_hash
+      limit 1
+    ) as x`;
 }
 
 const SESSION_CONTEXT_CACHE_SIZE = 10_000;
@@ -196,7 +222,18 @@ class VersionedCache<T> {
   }
 }
 
-const SESSION_CONTEXT_SQL = { sqlite: sessionContextSql('sqlite'), postgres: sessionContextSql('postgres') } as const;
+const SQLITE_SESSION_CONTEXT_SQL = sessionContextSql();
+/** PostgreSQL: batches are rounded up to a power of two (a few statements per connection, not one per size). */
+const POSTGRES_SESSION_CONTEXTS_SQL = new Map<number, string>();
+for (let keys = 1; keys < SESSION_BATCH_KEYS * 2; keys *= 2) POSTGRES_SESSION_CONTEXTS_SQL.set(keys, sessionContextsSql(keys));
+/** Pads a batch of token hashes to the next statement's size ('' is no token's hash). */
+function sessionContextsStatement(tokenHashes: string[]): { name: string; text: string; values: string[] } {
+  let keys = 1;
+  while (keys < tokenHashes.length) keys *= 2;
+  const text = POSTGRES_SESSION_CONTEXTS_SQL.get(keys);
+  if (!text) throw new Error(`a batch of ${tokenHashes.length} session checks is larger than ${SESSION_BATCH_KEYS}`);
+  return { name: `doorman_session_contexts_${keys}`, text, values: [...tokenHashes, ...Array<string>(keys - tokenHashes.length).fill('')] };
+}
 
 function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
   return { ...row, smsAllowed: row.smsAllowed === 1 };
@@ -879,14 +916,14 @@ export class KyselyStore implements Store {
   }
 
   private async readSessionContext(tokenHash: string): Promise<SessionContextRow | undefined> {
-    const text = SESSION_CONTEXT_SQL[this.kind];
-    const values = this.kind === 'postgres' ? [[tokenHash]] : [tokenHash];
-    return (await this.raw.executeQuery<SessionContextRow>(CompiledQuery.raw(text, values))).rows[0];
+    const query = this.kind === 'postgres' ? CompiledQuery.raw(POSTGRES_SESSION_CONTEXTS_SQL.get(1)!, [tokenHash]) : CompiledQuery.raw(SQLITE_SESSION_CONTEXT_SQL, [tokenHash]);
+    return (await this.raw.executeQuery<SessionContextRow>(query)).rows[0];
   }
 
   private async readSessionContexts(prepared: NonNullable<OpenDatabase['prepared']>, tokenHashes: string[]): Promise<Map<string, SessionContextRow>> {
     // A named statement spares the server parsing and planning this join on every query.
-    const rows = (await prepared('doorman_session_contexts', SESSION_CONTEXT_SQL.postgres, [tokenHashes])) as unknown as SessionContextRow[];
+    const { name, text, values } = sessionContextsStatement(tokenHashes);
+    const rows = (await prepared(name, text, values)) as unknown as SessionContextRow[];
     return new Map(rows.map((row) => [row.sTokenHash!, row]));
   }
 

@@ -332,10 +332,10 @@ describe.each(kinds)('store on %s', (kind, create) => {
     expect(await store.findPendingChallenge(newId(), deviceTokenHash)).toBeUndefined();
   });
 
-  it.skipIf(skip)('concurrent session checks each get their own session, and an unknown token none', async () => {
+  it.skipIf(skip).each([1, 3, 12, 70])('%i concurrent session checks each get their own session, and an unknown token none', async (count) => {
     const { userId } = await challengeFixture();
     const sessions: { session: SessionRecord; link: AccountDeviceRecord; tokenHash: string }[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < count; i++) {
       const deviceId = newId();
       await store.insertDevice({ id: deviceId, createdAt: now, lastSeenAt: now }, newId());
       const link = { id: newId(), userId, deviceId, firstSignInAt: now, lastSignInAt: now, lastIp: '127.0.0.1', userAgent: `agent ${i}`, trustedAt: null, trustedUntil: null, revokedAt: null };
@@ -354,5 +354,10 @@ describe.each(kinds)('store on %s', (kind, create) => {
       expect(context?.link.id, `session ${i}`).toBe(link.id);
       expect(context?.user.id, `session ${i}`).toBe(userId);
     });
+    // Read alone, inside a transaction: the same answer.
+    const [first] = sessions;
+    expect((await store.transaction((tx) => tx.findSessionContext(first!.tokenHash)))?.session).toEqual(first!.session);
+    expect(await store.transaction((tx) => tx.findSessionContext(''))).toBeUndefined();
+    expect(await store.findSessionContext('')).toBeUndefined();
   });
 });
