@@ -251,18 +251,29 @@ async function measureArgon2(seconds) {
   return JSON.parse(out);
 }
 
-/** CPU seconds used so far by this machine's PostgreSQL server processes (0 where /proc cannot tell). */
-function localPostgresCpuSeconds() {
-  let ticks = 0;
+/** CPU ticks used so far by each of this machine's PostgreSQL server processes (none where /proc cannot tell). */
+function localPostgresTicks() {
+  const ticks = new Map();
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
     } catch {
       // The process ended meanwhile.
     }
   }
+  return ticks;
+}
+
+/**
+ * CPU seconds PostgreSQL's processes used since `before` (from localPostgresTicks). A process that
+ * ended meanwhile (a pooled connection closed when idle) takes its ticks with it: it is left out,
+ * not subtracted.
+ */
+function localPostgresCpuSecondsSince(before) {
+  let ticks = 0;
+  for (const [pid, now] of localPostgresTicks()) ticks += now - (before.get(pid) ?? 0);
   return ticks / CLOCK_TICKS;
 }
 
@@ -332,7 +343,7 @@ async function measureWorkloads(store, accounts, sink) {
       const beforeMain = doorman.cpuSeconds(true);
       const beforeThreads = doorman.threadCpuSeconds();
       const beforeHarness = process.cpuUsage();
-      const beforeDatabase = store === 'postgres' ? localPostgresCpuSeconds() : 0;
+      const beforeDatabase = store === 'postgres' ? localPostgresTicks() : undefined;
       const result = await run();
       const per = (seconds) => (seconds * 1000) / Math.max(1, result.count);
       const harness = process.cpuUsage(beforeHarness);
@@ -346,7 +357,7 @@ async function measureWorkloads(store, accounts, sink) {
         // The main (JavaScript) thread apart: everything but Argon2, which runs on libuv's pool.
         mainThreadCpuMs: per(doorman.cpuSeconds(true) - beforeMain),
         harnessCpuMs: per((harness.user + harness.system) / 1e6 + (result.cpuSeconds ?? 0)),
-        databaseCpuMs: store === 'postgres' ? per(localPostgresCpuSeconds() - beforeDatabase) : 0,
+        databaseCpuMs: beforeDatabase ? per(localPostgresCpuSecondsSince(beforeDatabase)) : 0,
       };
     };
     const only = (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3').split(',');
