@@ -268,6 +268,13 @@ describe.each(kinds)('store on %s', (kind, create) => {
     }
   });
 
+  it.skipIf(kind !== 'SQLite')('the SQLite connection writes ahead (WAL, synced at checkpoints) and keeps 8 MB of pages', () => {
+    const sqlite = database.raw as import('better-sqlite3').Database;
+    expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(sqlite.pragma('synchronous', { simple: true })).toBe(1);
+    expect(sqlite.pragma('cache_size', { simple: true })).toBe(-8000);
+  });
+
   it.skipIf(kind !== 'SQLite')('checks asked together read the database version once, after the last of them was asked', async () => {
     const { userId } = await challengeFixture();
     const sessions = await Promise.all(Array.from({ length: 20 }, () => sessionFixture(userId)));
