@@ -169,19 +169,30 @@ function sessionContextSql(): string {
 }
 
 /**
- * PostgreSQL: the session checks of `keys` token hashes in one query. Each key is looked up on its
- * own, through the indexes (a lateral join that is not flattened): joined as sets, the planner
- * scans small tables whole and compares every row with every key. The keys are a list of exactly
- * `keys` values, not an array, so the plan cached for the statement knows how many rows it reads,
- * and PostgreSQL keeps that one plan instead of planning the join again for small batches.
+ * PostgreSQL: the rows a session check reads, and the version of each: the transaction that wrote
+ * it and where it lies (`xmin`, `ctid`). Any update, delete or re-insert of one of the four rows
+ * makes a new row version, so an unchanged version means unchanged columns.
+ */
+const SESSION_CONTEXT_VERSION = `concat_ws(',', s.xmin, s.ctid, u.xmin, u.ctid, d.xmin, d.ctid, c.xmin, c.ctid)`;
+
+/**
+ * PostgreSQL: the session checks of `keys` token hashes in one query. Each key comes with the
+ * version of the row this instance already holds for it ('' for none); a row whose version is
+ * still that one comes back without its columns (`row` null), any other with all of them as one
+ * JSON array (in `sessionContextColumns` order). Each key is looked up on its own, through the
+ * indexes (a lateral join that is not flattened): joined as sets, the planner scans small tables
+ * whole and compares every row with every key. The keys are a list of exactly `keys` values, not an
+ * array, so the plan cached for the statement knows how many rows it reads, and PostgreSQL keeps
+ * that one plan instead of planning the join again for small batches.
  */
 function sessionContextsSql(keys: number): string {
-  const columns = sessionContextColumns('postgres');
-  const values = Array.from({ length: keys }, (_, i) => `($${i + 1}::text)`).join(', ');
-  return `select ${columns.map(([alias]) => `x."${alias}"`).join(', ')}
-    from (values ${values}) as k(token_hash)
+  const values = Array.from({ length: keys }, (_, i) => `($${2 * i + 1}::text, $${2 * i + 2}::text)`).join(', ');
+  const columns = sessionContextColumns('postgres').map(([, column]) => column);
+  return `select x."sTokenHash", x."version", x."row"
+    from (values ${values}) as k(token_hash, known)
     cross join lateral (
-      select ${columns.map(([alias, column]) => `${column} as "${alias}"`).join(', ')}
+      select s.token_hash as "sTokenHash", ${SESSION_CONTEXT_VERSION} as "version",
+        case when ${SESSION_CONTEXT_VERSION} = k.known then null else json_build_array(${columns.join(', ')})::text end as "row"
       ${SESSION_CONTEXT_JOIN}
       where s.token_hash = k.token_hash
       limit 1
@@ -226,13 +237,61 @@ const SQLITE_SESSION_CONTEXT_SQL = sessionContextSql();
 /** PostgreSQL: batches are rounded up to a power of two (a few statements per connection, not one per size). */
 const POSTGRES_SESSION_CONTEXTS_SQL = new Map<number, string>();
 for (let keys = 1; keys < SESSION_BATCH_KEYS * 2; keys *= 2) POSTGRES_SESSION_CONTEXTS_SQL.set(keys, sessionContextsSql(keys));
-/** Pads a batch of token hashes to the next statement's size ('' is no token's hash). */
-function sessionContextsStatement(tokenHashes: string[]): { name: string; text: string; values: string[] } {
-  let keys = 1;
-  while (keys < tokenHashes.length) keys *= 2;
-  const text = POSTGRES_SESSION_CONTEXTS_SQL.get(keys);
-  if (!text) throw new Error(`a batch of ${tokenHashes.length} session checks is larger than ${SESSION_BATCH_KEYS}`);
-  return { name: `doorman_session_contexts_${keys}`, text, values: [...tokenHashes, ...Array<string>(keys - tokenHashes.length).fill('')] };
+const POSTGRES_SESSION_CONTEXT_ALIASES = sessionContextColumns('postgres').map(([alias]) => alias);
+
+/**
+ * The statement for a batch of token hashes, each with the version already held ('' for none),
+ * padded to the statement's size ('' is no token's hash).
+ */
+function sessionContextsStatement(keys: readonly { tokenHash: string; known: string }[]): { name: string; text: string; values: string[] } {
+  let size = 1;
+  while (size < keys.length) size *= 2;
+  const text = POSTGRES_SESSION_CONTEXTS_SQL.get(size);
+  if (!text) throw new Error(`a batch of ${keys.length} session checks is larger than ${SESSION_BATCH_KEYS}`);
+  const values = keys.flatMap(({ tokenHash, known }) => [tokenHash, known]);
+  while (values.length < 2 * size) values.push('', '');
+  return { name: `doorman_session_contexts_${size}`, text, values };
+}
+
+interface VersionedSessionRow {
+  sTokenHash: string;
+  version: string;
+  row: string | null;
+}
+
+/** A row of the session-check statement with its columns, as the named columns of the join. */
+function sessionContextFromJson(row: string): SessionContextRow {
+  const values = JSON.parse(row) as unknown[];
+  return Object.fromEntries(POSTGRES_SESSION_CONTEXT_ALIASES.map((alias, i) => [alias, values[i]])) as unknown as SessionContextRow;
+}
+
+/**
+ * PostgreSQL: the session contexts this instance has read, each with the version it was read at.
+ * An entry is only ever used after the database has said, in a query made for the check at hand,
+ * that its version is still the current one. Bounded: when full, it starts again.
+ */
+class SessionRowCache {
+  private entries = new Map<string, HeldSessionRow>();
+
+  constructor(private readonly max: number) {}
+
+  held(tokenHash: string): HeldSessionRow | undefined {
+    return this.entries.get(tokenHash);
+  }
+
+  keep(tokenHash: string, held: HeldSessionRow): void {
+    if (this.entries.size >= this.max) this.entries = new Map();
+    this.entries.set(tokenHash, held);
+  }
+
+  forget(tokenHash: string): void {
+    this.entries.delete(tokenHash);
+  }
+}
+
+interface HeldSessionRow {
+  version: string;
+  row: SessionContextRow;
 }
 
 function toCompany(row: Selectable<CompaniesTable>): CompanyRecord {
@@ -295,7 +354,8 @@ export class KyselyStore implements Store {
       const cache = new VersionedCache<SessionContextRow>(readVersion, SESSION_CONTEXT_CACHE_SIZE);
       this.sessionBatch = new LookupBatch((keys) => this.readCachedSessionContexts(cache, keys), 1, SQLITE_BATCH_KEYS);
     } else if (prepared) {
-      this.sessionBatch = new LookupBatch((keys) => this.readSessionContexts(prepared, keys), SESSION_BATCH_QUERIES, SESSION_BATCH_KEYS);
+      const cache = new SessionRowCache(SESSION_CONTEXT_CACHE_SIZE);
+      this.sessionBatch = new LookupBatch((keys) => this.readSessionContexts(prepared, cache, keys), SESSION_BATCH_QUERIES, SESSION_BATCH_KEYS);
     }
   }
 
@@ -916,15 +976,41 @@ export class KyselyStore implements Store {
   }
 
   private async readSessionContext(tokenHash: string): Promise<SessionContextRow | undefined> {
-    const query = this.kind === 'postgres' ? CompiledQuery.raw(POSTGRES_SESSION_CONTEXTS_SQL.get(1)!, [tokenHash]) : CompiledQuery.raw(SQLITE_SESSION_CONTEXT_SQL, [tokenHash]);
-    return (await this.raw.executeQuery<SessionContextRow>(query)).rows[0];
+    if (this.kind === 'postgres') {
+      const { text, values } = sessionContextsStatement([{ tokenHash, known: '' }]);
+      const answer = (await this.raw.executeQuery<VersionedSessionRow>(CompiledQuery.raw(text, values))).rows[0];
+      return answer?.row ? sessionContextFromJson(answer.row) : undefined;
+    }
+    return (await this.raw.executeQuery<SessionContextRow>(CompiledQuery.raw(SQLITE_SESSION_CONTEXT_SQL, [tokenHash]))).rows[0];
   }
 
-  private async readSessionContexts(prepared: NonNullable<OpenDatabase['prepared']>, tokenHashes: string[]): Promise<Map<string, SessionContextRow>> {
+  /**
+   * PostgreSQL: one query for the batch, read after every check in it arrived. A session whose rows
+   * are unchanged since this instance last read them comes back as its version alone, and is
+   * answered with what was read then (the columns, not the version, are most of a check's cost).
+   */
+  private async readSessionContexts(prepared: NonNullable<OpenDatabase['prepared']>, cache: SessionRowCache, tokenHashes: string[]): Promise<Map<string, SessionContextRow>> {
+    // What this query tells the database it holds: a version the answer confirms is this entry's
+    // (another query in flight may replace the cache's entry meanwhile).
+    const sent = new Map(tokenHashes.map((tokenHash) => [tokenHash, cache.held(tokenHash)]));
+    const { name, text, values } = sessionContextsStatement(tokenHashes.map((tokenHash) => ({ tokenHash, known: sent.get(tokenHash)?.version ?? '' })));
     // A named statement spares the server parsing and planning this join on every query.
-    const { name, text, values } = sessionContextsStatement(tokenHashes);
-    const rows = (await prepared(name, text, values)) as unknown as SessionContextRow[];
-    return new Map(rows.map((row) => [row.sTokenHash!, row]));
+    const answers = (await prepared(name, text, values)) as unknown as VersionedSessionRow[];
+    const found = new Map<string, SessionContextRow>();
+    for (const { sTokenHash, version, row } of answers) {
+      const held = sent.get(sTokenHash);
+      if (row === null) {
+        // No columns: the version is the one sent, so the row held is the row as it is now.
+        if (!held || held.version !== version) throw new Error('session check: the database confirmed a version this query did not send');
+        found.set(sTokenHash, held.row);
+      } else {
+        const read = sessionContextFromJson(row);
+        cache.keep(sTokenHash, { version, row: read });
+        found.set(sTokenHash, read);
+      }
+    }
+    for (const tokenHash of tokenHashes) if (!found.has(tokenHash)) cache.forget(tokenHash);
+    return found;
   }
 
   private toSessionContext(row: SessionContextRow): SessionContext {

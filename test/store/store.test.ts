@@ -268,6 +268,53 @@ describe.each(kinds)('store on %s', (kind, create) => {
     }
   });
 
+  it.skipIf(kind !== 'PostgreSQL' || skip)('a session read before comes back as its version alone while its rows are unchanged, and whole again once any of them changes', async () => {
+    const { userId } = await challengeFixture();
+    const { session, tokenHash } = await sessionFixture(userId);
+    const answers: { row: unknown }[][] = [];
+    const prepared: NonNullable<OpenDatabase['prepared']> = async (name, text, values) => {
+      const rows = await database.prepared!(name, text, values);
+      answers.push(rows as { row: unknown }[]);
+      return rows;
+    };
+    const watched = new KyselyStore(database.db, database.kind, prepared, undefined);
+    const other = openDatabase(testDb.url);
+    const otherStore = new KyselyStore(other.db, other.kind, other.prepared, other.readVersion);
+    const check = async () => {
+      const context = await watched.findSessionContext(tokenHash);
+      return { context, whole: answers.at(-1)?.[0]?.row !== null };
+    };
+    try {
+      const first = await check();
+      expect(first.whole).toBe(true);
+      const again = await check();
+      expect(again.whole).toBe(false);
+      expect(again.context).toEqual(first.context);
+      expect(again.context?.session).toEqual(session);
+
+      // Each of the four rows, changed by another connection: read whole, with the change.
+      const user = (await store.findUserById(userId))!;
+      const changes: [string, () => Promise<unknown>, (context: Awaited<ReturnType<typeof check>>['context']) => unknown, unknown][] = [
+        ['session', () => otherStore.touchSession(session.id, now + 60_000), (c) => c?.session.lastSeenAt, now + 60_000],
+        ['user', () => otherStore.lockVerification(userId, now + 900_000, now + 1), (c) => c?.user.verificationLockedUntil, now + 900_000],
+        ['link', () => otherStore.revokeAccountDevice(session.accountDeviceId, now + 2), (c) => c?.link.revokedAt, now + 2],
+        ['company', () => otherStore.updateCompany(user.companyId, { trustedDeviceDays: 7 }), (c) => c?.company.trustedDeviceDays, 7],
+        ['session again', () => otherStore.revokeSession(session.id, now + 3), (c) => c?.session.revokedAt, now + 3],
+      ];
+      for (const [row, change, read, expected] of changes) {
+        await change();
+        const changed = await check();
+        expect(changed.whole, row).toBe(true);
+        expect(read(changed.context), row).toBe(expected);
+        const unchanged = await check();
+        expect(unchanged.whole, row).toBe(false);
+        expect(unchanged.context, row).toEqual(changed.context);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it.skipIf(kind !== 'SQLite')('the SQLite connection writes ahead (WAL, synced at checkpoints) and keeps 8 MB of pages', () => {
     const sqlite = database.raw as import('better-sqlite3').Database;
     expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
