@@ -169,11 +169,14 @@ function sessionContextSql(): string {
 }
 
 /**
- * PostgreSQL: the rows a session check reads, and the version of each: the transaction that wrote
- * it and where it lies (`xmin`, `ctid`). Any update, delete or re-insert of one of the four rows
- * makes a new row version, so an unchanged version means unchanged columns.
+ * PostgreSQL: the version of the four rows a session check reads: a 64-bit hash of each row's
+ * columns, and the transaction that wrote it and where it lies (`xmin`, `ctid`, which change with
+ * any update, delete or re-insert). The hashes alone tell whether the columns are the ones held;
+ * the row versions are there too, so a stale entry would need both a hash collision and a reused
+ * transaction id (as after failing over to a standby that lost the last transactions).
  */
-const SESSION_CONTEXT_VERSION = `concat_ws(',', s.xmin, s.ctid, u.xmin, u.ctid, d.xmin, d.ctid, c.xmin, c.ctid)`;
+const SESSION_CONTEXT_VERSION = `concat_ws(',', hash_record_extended(s, 0), hash_record_extended(u, 0), hash_record_extended(d, 0), hash_record_extended(c, 0),
+  s.xmin, s.ctid, u.xmin, u.ctid, d.xmin, d.ctid, c.xmin, c.ctid)`;
 
 /**
  * PostgreSQL: the session checks of `keys` token hashes in one query. Each key comes with the
@@ -191,9 +194,10 @@ function sessionContextsSql(keys: number): string {
   return `select x."sTokenHash", x."version", x."row"
     from (values ${values}) as k(token_hash, known)
     cross join lateral (
-      select s.token_hash as "sTokenHash", ${SESSION_CONTEXT_VERSION} as "version",
-        case when ${SESSION_CONTEXT_VERSION} = k.known then null else json_build_array(${columns.join(', ')})::text end as "row"
+      select s.token_hash as "sTokenHash", v.version as "version",
+        case when v.version = k.known then null else json_build_array(${columns.join(', ')})::text end as "row"
       ${SESSION_CONTEXT_JOIN}
+      cross join lateral (select ${SESSION_CONTEXT_VERSION} as version) as v
       where s.token_hash = k.token_hash
       limit 1
     ) as x`;

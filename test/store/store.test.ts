@@ -310,6 +310,19 @@ describe.each(kinds)('store on %s', (kind, create) => {
         expect(unchanged.whole, row).toBe(false);
         expect(unchanged.context, row).toEqual(changed.context);
       }
+
+      // A column dropped and added again (a migration's down and up) changes values without
+      // writing new row versions: the version's hash of the columns still tells.
+      await sql`alter table companies drop column trusted_device_days`.execute(database.db);
+      await sql`alter table companies add column trusted_device_days integer not null default 30`.execute(database.db);
+      try {
+        const reread = await check();
+        expect(reread.whole).toBe(true);
+        expect(reread.context?.company.trustedDeviceDays).toBe(30);
+      } finally {
+        await sql`alter table companies drop column trusted_device_days`.execute(database.db);
+        await sql`alter table companies add column trusted_device_days integer`.execute(database.db);
+      }
     } finally {
       await other.close();
     }
