@@ -62,8 +62,6 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
 }
 
 interface SessionContextRow extends Selectable<UsersTable> {
-  /** PostgreSQL only. */
-  sTokenHash?: string;
   sId: string;
   sCreatedAt: number;
   sLastSeenAt: number;
@@ -141,17 +139,13 @@ function unprefixed<T>(row: object, prefix: string, columns: readonly string[]):
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The session check's columns, with camelCase aliases so rows need no key mapping: [alias, column]. */
-function sessionContextColumns(kind: DatabaseKind): [string, string][] {
-  return [
-    ...USER_COLUMNS.map((name): [string, string] => [name, `u.${snake(name)}`]),
-    ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [prefixed('s', name), `s.${snake(name)}`]),
-    // The link's user and the company's id are the user's own id and company id, already selected.
-    ...LINK_COLUMNS.filter((name) => name !== 'userId').map((name): [string, string] => [prefixed('d', name), `d.${snake(name)}`]),
-    ...COMPANY_COLUMNS.filter((name) => name !== 'id').map((name): [string, string] => [prefixed('c', name), `c.${snake(name)}`]),
-    // PostgreSQL reads many sessions at once (see LookupBatch), so each row names its own token hash.
-    ...(kind === 'postgres' ? [['sTokenHash', 's.token_hash'] as [string, string]] : []),
-  ];
-}
+const SESSION_CONTEXT_COLUMNS: [string, string][] = [
+  ...USER_COLUMNS.map((name): [string, string] => [name, `u.${snake(name)}`]),
+  ...(['id', 'createdAt', 'lastSeenAt', 'revokedAt', 'ip', 'userAgent', 'trusted'] as const).map((name): [string, string] => [prefixed('s', name), `s.${snake(name)}`]),
+  // The link's user and the company's id are the user's own id and company id, already selected.
+  ...LINK_COLUMNS.filter((name) => name !== 'userId').map((name): [string, string] => [prefixed('d', name), `d.${snake(name)}`]),
+  ...COMPANY_COLUMNS.filter((name) => name !== 'id').map((name): [string, string] => [prefixed('c', name), `c.${snake(name)}`]),
+];
 
 const SESSION_CONTEXT_JOIN = `from sessions s
     join users u on u.id = s.user_id
@@ -163,7 +157,7 @@ const SESSION_CONTEXT_JOIN = `from sessions s
  * rename every key on every request).
  */
 function sessionContextSql(): string {
-  return `select ${sessionContextColumns('sqlite')
+  return `select ${SESSION_CONTEXT_COLUMNS
     .map(([alias, column]) => `${column} as "${alias}"`)
     .join(', ')} ${SESSION_CONTEXT_JOIN} where s.token_hash = ?`;
 }
@@ -182,7 +176,7 @@ const SESSION_CONTEXT_VERSION = `concat_ws(',', hash_record_extended(s, 0), hash
  * PostgreSQL: the session checks of `keys` token hashes in one query. Each key comes with the
  * version of the row this instance already holds for it ('' for none); a row whose version is
  * still that one comes back without its columns (`row` null), any other with all of them as one
- * JSON array (in `sessionContextColumns` order). Each key is looked up on its own, through the
+ * JSON array (in `SESSION_CONTEXT_COLUMNS` order). Each key is looked up on its own, through the
  * indexes (a lateral join that is not flattened): joined as sets, the planner scans small tables
  * whole and compares every row with every key. The keys are a list of exactly `keys` values, not an
  * array, so the plan cached for the statement knows how many rows it reads, and PostgreSQL keeps
@@ -190,7 +184,7 @@ const SESSION_CONTEXT_VERSION = `concat_ws(',', hash_record_extended(s, 0), hash
  */
 function sessionContextsSql(keys: number): string {
   const values = Array.from({ length: keys }, (_, i) => `($${2 * i + 1}::text, $${2 * i + 2}::text)`).join(', ');
-  const columns = sessionContextColumns('postgres').map(([, column]) => column);
+  const columns = SESSION_CONTEXT_COLUMNS.map(([, column]) => column);
   return `select x."sTokenHash", x."version", x."row"
     from (values ${values}) as k(token_hash, known)
     cross join lateral (
@@ -241,7 +235,7 @@ const SQLITE_SESSION_CONTEXT_SQL = sessionContextSql();
 /** PostgreSQL: batches are rounded up to a power of two (a few statements per connection, not one per size). */
 const POSTGRES_SESSION_CONTEXTS_SQL = new Map<number, string>();
 for (let keys = 1; keys < SESSION_BATCH_KEYS * 2; keys *= 2) POSTGRES_SESSION_CONTEXTS_SQL.set(keys, sessionContextsSql(keys));
-const POSTGRES_SESSION_CONTEXT_ALIASES = sessionContextColumns('postgres').map(([alias]) => alias);
+const POSTGRES_SESSION_CONTEXT_ALIASES = SESSION_CONTEXT_COLUMNS.map(([alias]) => alias);
 
 /**
  * The statement for a batch of token hashes, each with the version already held ('' for none),
