@@ -985,7 +985,7 @@ export class KyselyStore implements Store {
   /**
    * PostgreSQL: one query for the batch, read after every check in it arrived. A session whose rows
    * are unchanged since this instance last read them comes back as its version alone, and is
-   * answered with what was read then (the columns, not the version, are most of a check's cost).
+   * answered with what was read then (parsing the forty-two columns was most of the driver's work).
    */
   private async readSessionContexts(prepared: NonNullable<OpenDatabase['prepared']>, cache: SessionRowCache, tokenHashes: string[]): Promise<Map<string, SessionContextRow>> {
     // What this query tells the database it holds: a version the answer confirms is this entry's
