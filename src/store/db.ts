@@ -22,7 +22,7 @@ export interface OpenDatabase {
   raw: SQLite.Database | pg.Pool;
   /**
    * PostgreSQL only: runs a named prepared statement (parsed and planned once per connection) for
-   * the hottest reads; rows come back with snake_case keys.
+   * the hottest reads; rows keep the names the query gives its columns (no camelCase mapping).
    */
   prepared?: (name: string, text: string, values: unknown[]) => Promise<Record<string, unknown>[]>;
   /**
