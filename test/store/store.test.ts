@@ -268,6 +268,61 @@ describe.each(kinds)('store on %s', (kind, create) => {
     }
   });
 
+  it.skipIf(skip)('checks that keep coming while another connection revokes: every check asked after the revocation sees it (on PostgreSQL, with two queries for the same key in flight at once)', async () => {
+    const { userId } = await challengeFixture();
+    const other = openDatabase(testDb.url);
+    const otherStore = new KyselyStore(other.db, other.kind, other.prepared, other.readVersion);
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    // On PostgreSQL, queries run two at a time: count those asking for the victim while another one does.
+    let victimKey = '';
+    let victimQueries = 0;
+    let overlapping = 0;
+    const prepared: OpenDatabase['prepared'] = database.prepared && (async (name, text, values) => {
+      const asksVictim = values.includes(victimKey);
+      if (asksVictim && victimQueries++ > 0) overlapping++;
+      try {
+        return await database.prepared!(name, text, values);
+      } finally {
+        if (asksVictim) victimQueries--;
+      }
+    });
+    const checker = new KyselyStore(database.db, database.kind, prepared, database.readVersion);
+    try {
+      for (let round = 0; round < 8; round++) {
+        const victim = await sessionFixture(userId);
+        victimKey = victim.tokenHash;
+        const bystanders = await Promise.all(Array.from({ length: 4 }, () => sessionFixture(userId)));
+        // Held in memory before the stream starts: only the database's answer may say it changed.
+        expect((await checker.findSessionContext(victim.tokenHash))?.session.revokedAt).toBeNull();
+        const revokedAt = now + 100 + round;
+        let committed = false;
+        const before: Promise<unknown>[] = [];
+        const after: Promise<Awaited<ReturnType<KyselyStore['findSessionContext']>>>[] = [];
+        const bystanderChecks: Promise<Awaited<ReturnType<KyselyStore['findSessionContext']>>>[] = [];
+        // One check of the victim, and one of a bystander, per turn of the event loop: each query
+        // leaves for the database while the next checks of the same key are being asked.
+        const stream = (async () => {
+          for (let i = 0; after.length < 40; i++) {
+            const check = checker.findSessionContext(victim.tokenHash);
+            (committed ? after : before).push(check);
+            bystanderChecks.push(checker.findSessionContext(bystanders[i % bystanders.length]!.tokenHash));
+            await tick();
+          }
+        })();
+        for (let i = 0; i < round * 3; i++) await tick();
+        await otherStore.revokeSession(victim.session.id, revokedAt);
+        committed = true;
+        await stream;
+        await Promise.all(before);
+        for (const [i, context] of (await Promise.all(after)).entries()) expect(context?.session.revokedAt, `round ${round}, check ${i} after the revocation`).toBe(revokedAt);
+        for (const context of await Promise.all(bystanderChecks)) expect(context?.session.revokedAt).toBeNull();
+      }
+      if (kind === 'PostgreSQL') expect(overlapping).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
+  });
+
   it.skipIf(kind !== 'PostgreSQL' || skip)('a session read before comes back as its version alone while its rows are unchanged, and whole again once any of them changes', async () => {
     const { userId } = await challengeFixture();
     const { session, tokenHash } = await sessionFixture(userId);
