@@ -92,6 +92,23 @@ describe('new-device verification by e-mail', () => {
     expect((await browser.post('/api/v1/login/challenge/verify', { code })).status).toBe(200);
   });
 
+  it('logging out while a code is pending forgets the sign-in in this browser; signing in again resumes it, same code, nothing sent', async () => {
+    const user = await doorman.addUser();
+    const browser = doorman.browser();
+    await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    const code = await sink.codeFor(user.email);
+    expect((await browser.get('/api/v1/login/challenge')).status).toBe(200);
+    expect((await browser.post('/api/v1/logout')).status).toBe(204);
+    expect([...browser.cookies].some(([name]) => name.endsWith('doorman_pending'))).toBe(false);
+    expect((await browser.get('/api/v1/login/challenge')).body.error).toBe('no_challenge');
+    expect((await browser.post('/api/v1/login/challenge/verify', { code })).body.error).toBe('no_challenge');
+    const again = await browser.post('/api/v1/login', { email: user.email, password: user.password });
+    expect(again.body.status).toBe('verification_required');
+    await settle();
+    expect(codeMails(user.email)).toHaveLength(1);
+    expect((await browser.post('/api/v1/login/challenge/verify', { code })).status).toBe(200);
+  });
+
   it('parallel sign-ins from one known browser open one challenge: one e-mail, one code', async () => {
     const user = await doorman.addUser();
     const browser = doorman.browser();

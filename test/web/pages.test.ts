@@ -131,6 +131,15 @@ async function atVerifyPage(fields: Parameters<Running['addUser']>[0]) {
 }
 
 describe('verify page and its messages', () => {
+  it('the logout form at the verify page forgets the sign-in waiting for its code', async () => {
+    const { browser, page } = await atVerifyPage({});
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const reply = await browser.request('POST', '/logout', new URLSearchParams({ _csrf: csrf }).toString(), { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' });
+    expect(reply.status).toBe(303);
+    expect([...browser.cookies].some(([name]) => name.endsWith('doorman_pending'))).toBe(false);
+    expect((await browser.get('/api/v1/login/challenge')).status).toBe(404);
+  });
+
   it('a Polish account reads its errors in Polish, even in a browser asking for English', async () => {
     const { user, browser, page, english } = await atVerifyPage({ locale: 'pl' });
     expect(page.text).toContain('lang="pl"');

@@ -73,6 +73,9 @@ export async function authApi(app: FastifyInstance, deps: WebDeps): Promise<void
     const active = await currentSession(request);
     if (active) await signOut(deps.ctx, active, requestInfo(request));
     deps.cookies.clear(reply, 'session');
+    // A sign-in waiting for its code is forgotten in this browser too; its challenge stays open, so
+    // signing in again here resumes it with the same code.
+    deps.cookies.clear(reply, 'pending');
     return reply.code(204).send();
   });
 }

@@ -456,6 +456,7 @@ export async function pageRoutes(app: FastifyInstance, deps: WebDeps): Promise<v
     const active = await lookupSession(ctx, cookies.read(request, 'session'));
     if (active) await signOut(ctx, active, requestInfo(request));
     cookies.clear(reply, 'session');
+    cookies.clear(reply, 'pending');
     return reply.redirect('/login', 303);
   });
 
